@@ -1,0 +1,1 @@
+"""Storage: chunk text and metadata in SQLite (the source of truth), vectors in FAISS."""

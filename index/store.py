@@ -1,0 +1,255 @@
+"""SQLite store of documents and chunks, vectors included, so the FAISS index can be rebuilt.
+
+SQLite in WAL mode is the source of truth. Each document is replaced in one transaction, so a
+reader sees either its old chunks or its new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    file_type TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    page INTEGER,
+    section TEXT,
+    element_types TEXT NOT NULL,
+    token_count INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    path: str
+    file_type: str
+    content_hash: str
+    size_bytes: int
+    ingested_at: str
+    chunks: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    ordinal: int
+    text: str
+    page: int | None
+    section: str | None
+    element_types: tuple[str, ...]
+    token_count: int
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    document_id: str
+    path: str
+    ordinal: int
+    text: str
+    page: int | None
+    section: str | None
+    element_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What a document write changed, so the vector index can follow in the same order."""
+
+    removed_ids: list[int]
+    added_ids: list[int]
+
+
+class ChunkStore:
+    """One collection's documents and chunks in one SQLite file.
+
+    One connection shared by threads, serialised by a lock: SQLite work here is short and the
+    server runs it from a thread pool.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def data_version(self) -> int:
+        """Changes when another connection (another process) commits; cheap to poll."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def document_by_path(self, path: str) -> DocumentRecord | None:
+        rows = self._documents("WHERE d.path = ?", (path,))
+        return rows[0] if rows else None
+
+    def document(self, document_id: str) -> DocumentRecord | None:
+        rows = self._documents("WHERE d.id = ?", (document_id,))
+        return rows[0] if rows else None
+
+    def documents(self) -> list[DocumentRecord]:
+        return self._documents("", ())
+
+    def _documents(self, where: str, params: tuple[Any, ...]) -> list[DocumentRecord]:
+        sql = (
+            "SELECT d.id, d.path, d.file_type, d.content_hash, d.size_bytes, d.ingested_at, "
+            "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.metadata "
+            f"FROM documents d {where} ORDER BY d.path"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [DocumentRecord(*row[:7], metadata=json.loads(row[7])) for row in rows]
+
+    def replace_document(
+        self,
+        document_id: str,
+        path: str,
+        file_type: str,
+        content_hash: str,
+        size_bytes: int,
+        chunks: Sequence[NewChunk],
+        metadata: dict[str, Any] | None = None,
+    ) -> Replacement:
+        """Insert a document, or swap an existing one's chunks for new ones, atomically."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            removed = [
+                r[0]
+                for r in db.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
+            ]
+            db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+            db.execute(
+                "INSERT INTO documents (id, path, file_type, content_hash, size_bytes, "
+                "ingested_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET path=excluded.path, file_type=excluded.file_type, "
+                "content_hash=excluded.content_hash, size_bytes=excluded.size_bytes, "
+                "ingested_at=excluded.ingested_at, metadata=excluded.metadata",
+                (document_id, path, file_type, content_hash, size_bytes, now,
+                 json.dumps(metadata or {})),
+            )
+            added = []
+            for chunk in chunks:
+                cursor = db.execute(
+                    "INSERT INTO chunks (document_id, ordinal, text, page, section, "
+                    "element_types, token_count, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (document_id, chunk.ordinal, chunk.text, chunk.page, chunk.section,
+                     json.dumps(list(chunk.element_types)), chunk.token_count,
+                     np.asarray(chunk.embedding, dtype=np.float32).tobytes()),
+                )
+                added.append(int(cursor.lastrowid or 0))
+        return Replacement(removed_ids=removed, added_ids=added)
+
+    def delete_document(self, document_id: str) -> list[int] | None:
+        """Remove a document and its chunks; the removed chunk ids, or None if it was unknown."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is None:
+                return None
+            removed = [
+                r[0]
+                for r in db.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
+            ]
+            db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+            db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+        return removed
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """The chunks with these ids, in the order given; unknown ids are left out."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id, c.document_id, d.path, c.ordinal, c.text, c.page, c.section, "
+                f"c.element_types FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({marks})",
+                tuple(int(i) for i in ids),
+            ).fetchall()
+        by_id = {
+            row[0]: ChunkRecord(*row[:7], element_types=tuple(json.loads(row[7]))) for row in rows
+        }
+        return [by_id[int(i)] for i in ids if int(i) in by_id]
+
+    def chunk_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def chunk_id_checksum(self) -> tuple[int, int]:
+        """(count, sum) of chunk ids: compared with the vector index to prove they agree."""
+        with self._lock:
+            count, total = self._db.execute(
+                "SELECT count(*), coalesce(sum(id), 0) FROM chunks"
+            ).fetchone()
+        return int(count), int(total)
+
+    def iter_embeddings(self, batch: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) in id order, a batch at a time, to rebuild the vector index."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            yield ids, vectors
+            last = int(ids[-1])

@@ -1,0 +1,117 @@
+"""Vector search over chunk ids: the VectorIndex protocol and its FAISS implementation."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class VectorIndex(Protocol):
+    """Inner-product search over unit vectors, keyed by stable chunk ids."""
+
+    @property
+    def size(self) -> int: ...
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of the k best matches, best first; fewer when the index is smaller."""
+        ...
+
+    def id_checksum(self) -> tuple[int, int]: ...
+
+    def save(self, path: Path) -> None: ...
+
+
+class FaissIndex:
+    """An exact inner-product FAISS index with stable ids (IndexIDMap2 over IndexFlatIP).
+
+    Searches run on a GPU copy when faiss-gpu sees a GPU; the CPU index stays the one that is
+    changed and saved, and the GPU copy is refreshed after a change.
+    """
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+        self._lock = threading.RLock()
+        self._gpu_index: Any = None
+        self._gpu_stale = True
+
+    @classmethod
+    def create(cls, dimension: int) -> FaissIndex:
+        import faiss
+
+        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
+
+    @classmethod
+    def load(cls, path: Path) -> FaissIndex:
+        import faiss
+
+        return cls(faiss.read_index(str(path)))
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        with self._lock:
+            self._index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32),
+                np.ascontiguousarray(ids, dtype=np.int64),
+            )
+            self._gpu_stale = True
+
+    def remove(self, ids: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        with self._lock:
+            self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+            self._gpu_stale = True
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            if self._index.ntotal == 0 or k <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+            scores, ids = self._searcher().search(query, min(k, self._index.ntotal))
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def _searcher(self) -> Any:
+        import faiss
+
+        if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+            return self._index
+        if self._gpu_stale:
+            self._gpu_index = faiss.index_cpu_to_all_gpus(self._index)
+            self._gpu_stale = False
+        return self._gpu_index
+
+    def id_checksum(self) -> tuple[int, int]:
+        import faiss
+
+        with self._lock:
+            ids = faiss.vector_to_array(self._index.id_map)
+        return int(len(ids)), int(ids.sum()) if len(ids) else 0
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a crash leaves the old file or the new one, never half of one."""
+        import faiss
+
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        with self._lock:
+            faiss.write_index(self._index, str(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)

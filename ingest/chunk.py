@@ -1,0 +1,142 @@
+"""Group parsed elements into chunks that fit the embedding model's token window.
+
+A chunk never crosses a section title or a page break, so its section and page cite exactly,
+and never holds more tokens than the embedding model reads (text past that is silently dropped
+by the model, so it would be stored but never found).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from ingest.parse import Element
+
+TokenCounter = Callable[[str], int]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage to embed and cite: its text, where it came from, and its size in model tokens."""
+
+    ordinal: int
+    text: str
+    page: int | None
+    section: str | None
+    element_types: tuple[str, ...]
+    token_count: int
+
+
+@dataclass
+class _Piece:
+    text: str
+    category: str
+    page: int | None
+    section: str | None
+    tokens: int
+
+
+def chunk_elements(
+    elements: Sequence[Element], count_tokens: TokenCounter, max_tokens: int
+) -> list[Chunk]:
+    """Pack elements in order into chunks of at most `max_tokens` tokens.
+
+    >>> words = lambda text: len(text.split())
+    >>> els = [Element("Intro", "Title", 1, "Intro"), Element("a b c", "NarrativeText", 1, "Intro"),
+    ...        Element("d e", "NarrativeText", 2, "Intro")]
+    >>> [(c.text, c.page) for c in chunk_elements(els, words, 10)]
+    [('Intro\\n\\na b c', 1), ('d e', 2)]
+    """
+    if max_tokens < 8:
+        raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
+    chunks: list[Chunk] = []
+    current: list[_Piece] = []
+    current_tokens = 0
+
+    for piece in _pieces(elements, count_tokens, max_tokens):
+        if current:
+            joined_tokens = count_tokens(_join([*current, piece]))
+            if (
+                piece.category == "Title"
+                or piece.page != current[0].page
+                or joined_tokens > max_tokens
+            ):
+                chunks.append(_make_chunk(len(chunks), current, current_tokens))
+                current = []
+            else:
+                current.append(piece)
+                current_tokens = joined_tokens
+                continue
+        current = [piece]
+        current_tokens = piece.tokens
+    if current:
+        chunks.append(_make_chunk(len(chunks), current, current_tokens))
+    return chunks
+
+
+def _pieces(
+    elements: Iterable[Element], count_tokens: TokenCounter, max_tokens: int
+) -> Iterable[_Piece]:
+    """Elements as pieces no larger than a chunk: long ones are split at sentences, then words."""
+    for element in elements:
+        tokens = count_tokens(element.text)
+        if tokens <= max_tokens:
+            yield _Piece(element.text, element.category, element.page, element.section, tokens)
+            continue
+        for part in _split_text(element.text, count_tokens, max_tokens):
+            yield _Piece(part, element.category, element.page, element.section, count_tokens(part))
+
+
+def _split_text(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[str]:
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        if count_tokens(sentence) <= max_tokens:
+            parts.append(sentence)
+        else:
+            parts.extend(_split_words(sentence, count_tokens, max_tokens))
+    return _pack(parts, count_tokens, max_tokens, sep=" ")
+
+
+def _split_words(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[str]:
+    """Greedy word packing; a single word longer than the window is cut by characters."""
+    out: list[str] = []
+    line: list[str] = []
+    for word in text.split():
+        while count_tokens(word) > max_tokens:
+            cut = max(1, len(word) // 2)
+            while cut > 1 and count_tokens(word[:cut]) > max_tokens:
+                cut //= 2
+            if line:
+                out.append(" ".join(line))
+                line = []
+            out.append(word[:cut])
+            word = word[cut:]
+        if line and count_tokens(" ".join([*line, word])) > max_tokens:
+            out.append(" ".join(line))
+            line = []
+        line.append(word)
+    if line:
+        out.append(" ".join(line))
+    return out
+
+
+def _pack(parts: list[str], count_tokens: TokenCounter, max_tokens: int, sep: str) -> list[str]:
+    packed: list[str] = []
+    for part in parts:
+        if packed and count_tokens(packed[-1] + sep + part) <= max_tokens:
+            packed[-1] = packed[-1] + sep + part
+        else:
+            packed.append(part)
+    return packed
+
+
+def _join(pieces: Sequence[_Piece]) -> str:
+    return "\n\n".join(p.text for p in pieces)
+
+
+def _make_chunk(ordinal: int, pieces: list[_Piece], tokens: int) -> Chunk:
+    types = tuple(dict.fromkeys(p.category for p in pieces))
+    return Chunk(ordinal, _join(pieces), pieces[0].page, pieces[0].section, types, tokens)

@@ -1,0 +1,21 @@
+"""Why a file could not be turned into chunks. The caller reports these per file and carries on."""
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested; the message is the one-line reason shown to the user."""
+
+
+class UnsupportedFormat(IngestError):
+    """The file's extension is not one we can parse."""
+
+
+class EmptyDocument(IngestError):
+    """The file holds no extractable text."""
+
+
+class CorruptDocument(IngestError):
+    """The parser failed on the file's contents."""
+
+
+class UnreadableFile(IngestError):
+    """The file could not be read at all (permissions, vanished, a directory)."""

@@ -1,0 +1,66 @@
+"""One typed settings object, read from RAG_* environment variables, shared by library, CLI and API."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(user_data_dir("localrag", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob, with its environment variable `RAG_<NAME>`. Built once and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Where collections (SQLite + FAISS files) live.",
+    )
+    collection: str = Field(default="default", description="Collection used when none is named.")
+    embed_model: str | None = Field(
+        default=None,
+        description="Sentence-transformers model: a local folder or a hub id. "
+        "Default: the packaged all-MiniLM-L6-v2.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="GGUF file path, or a hub id 'owner/repo' or 'owner/repo:file.gguf'. "
+        "Default: the packaged SmolLM2-135M-Instruct Q4_1.",
+    )
+    chat_format: str | None = Field(
+        default=None,
+        description="Force a named prompt format (e.g. chatml, gemma, llama-3) instead of the "
+        "template found in the model.",
+    )
+    chunk_tokens: int = Field(
+        default=200,
+        ge=16,
+        description="Largest chunk, in embedding-model tokens; capped at what the model reads.",
+    )
+    top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved per question.")
+    n_ctx: int = Field(
+        default=4096,
+        ge=512,
+        description="Upper limit on the LLM context window; the model's own limit wins if smaller.",
+    )
+    max_answer_tokens: int = Field(default=256, ge=1, description="Longest generated answer.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    seed: int = Field(default=0, description="Sampling seed, for repeatable answers.")
+    n_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="CPU threads for generation (llama-cpp-python's own default is half the cores).",
+    )
+    n_gpu_layers: int = Field(
+        default=-1, description="Layers offloaded to a GPU when llama.cpp was built with CUDA."
+    )
+    max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
+    embed_batch_size: int = Field(default=64, ge=1)

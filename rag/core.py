@@ -1,0 +1,200 @@
+"""The library facade every caller uses: `RAG(home).ingest(...)`, `.search(...)`, `.ask(...)`.
+
+The CLI and the HTTP API are thin layers over this class. Models load on first use, or up
+front with `warm_up()`, and are shared by every collection.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from ingest.embed import Embedder, SentenceTransformerEmbedder
+from rag.answer import AnswerStream, fit_prompt
+from rag.collection import Collection, validate_name
+from rag.config import Settings
+from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
+from rag.ingestion import OnFile, ingest_paths
+from rag.llm import Generator, LlamaCppGenerator, SamplingOptions
+from rag.model_paths import default_embed_model, default_llm_model
+from rag.retrieve import check_query, search
+from rag.runtime import configure_process
+from rag.types import Answer, DocumentInfo, IngestReport, Passage
+
+
+class RAG:
+    """Question answering over the documents in one data folder (`home`).
+
+    >>> from rag import RAG                                       # doctest: +SKIP
+    >>> rag = RAG("~/rag-data")                                   # doctest: +SKIP
+    >>> rag.ingest(["contracts/"])                                # doctest: +SKIP
+    >>> print(rag.ask("When does the lease end?").answer)         # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        configure_process()
+        base = settings or Settings()
+        self.settings = base.model_copy(update={"home": Path(home).expanduser()}) if home else base
+        self._embedder = embedder
+        self._generator = generator
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.RLock()
+
+    # -- models ---------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                model = self.settings.embed_model or default_embed_model()
+                self._embedder = SentenceTransformerEmbedder(
+                    model, batch_size=self.settings.embed_batch_size
+                )
+            return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        with self._lock:
+            if self._generator is None:
+                s = self.settings
+                self._generator = LlamaCppGenerator(
+                    s.llm_model or default_llm_model(),
+                    n_ctx_limit=s.n_ctx,
+                    n_threads=s.n_threads,
+                    n_gpu_layers=s.n_gpu_layers,
+                    chat_format=s.chat_format,
+                )
+            return self._generator
+
+    def warm_up(self, llm: bool = True) -> None:
+        """Load the models now instead of on the first request."""
+        _ = self._embedder_dimension()
+        if llm:
+            _ = self.generator.prompt_format
+
+    def _embedder_dimension(self) -> int:
+        try:
+            return self.embedder.dimension
+        except RagError:
+            raise
+        except Exception as exc:
+            raise ModelNotFound(
+                f"could not load embedding model {self.embedder.name!r}: {exc}"
+            ) from exc
+
+    # -- collections ----------------------------------------------------------------------
+
+    def _collections_root(self) -> Path:
+        return self.settings.home / "collections"
+
+    def collections(self) -> list[str]:
+        root = self._collections_root()
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "chunks.sqlite").exists())
+
+    def collection(self, name: str | None = None, *, create: bool = False) -> Collection:
+        name = validate_name(name or self.settings.collection)
+        with self._lock:
+            if name in self._collections:
+                return self._collections[name]
+            folder = self._collections_root() / name
+            if not create and not (folder / "chunks.sqlite").exists():
+                raise CollectionNotFound(
+                    f"no collection named {name!r}: ingest documents into it first "
+                    f"(rag ingest PATH --collection {name})"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            opened = Collection(name, folder, self.embedder.name, self._embedder_dimension())
+            self._collections[name] = opened
+            return opened
+
+    def delete_collection(self, name: str) -> None:
+        name = validate_name(name)
+        with self._lock:
+            opened = self._collections.pop(name, None)
+            if opened is not None:
+                opened.close()
+            folder = self._collections_root() / name
+            if not folder.exists():
+                raise CollectionNotFound(f"no collection named {name!r}")
+            shutil.rmtree(folder)
+
+    def close(self) -> None:
+        with self._lock:
+            for opened in self._collections.values():
+                opened.close()
+            self._collections.clear()
+
+    def __enter__(self) -> RAG:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- documents ------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        collection: str | None = None,
+        on_file: OnFile | None = None,
+    ) -> IngestReport:
+        """Add files and folders (recursively). Unchanged files are skipped; bad ones reported."""
+        target = self.collection(collection, create=True)
+        return ingest_paths(
+            target,
+            self.embedder,
+            [Path(p).expanduser() for p in paths],
+            chunk_tokens=self.settings.chunk_tokens,
+            max_file_bytes=int(self.settings.max_file_mb * 1e6),
+            on_file=on_file,
+        )
+
+    def documents(self, collection: str | None = None) -> list[DocumentInfo]:
+        return [
+            DocumentInfo(d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash,
+                         d.ingested_at)
+            for d in self.collection(collection).documents()
+        ]
+
+    def delete_document(self, document_id: str, collection: str | None = None) -> None:
+        if not self.collection(collection).delete_document(document_id):
+            raise DocumentNotFound(f"no document with id {document_id!r}")
+
+    # -- questions ------------------------------------------------------------------------
+
+    def search(
+        self, query: str, k: int | None = None, collection: str | None = None
+    ) -> list[Passage]:
+        """The passages that best match `query`, best first (no LLM involved)."""
+        return search(self.collection(collection), self.embedder, query, k or self.settings.top_k)
+
+    def stream(
+        self, question: str, k: int | None = None, collection: str | None = None
+    ) -> AnswerStream:
+        """Retrieve, then generate; iterate for text pieces, then call `.result()`."""
+        question = check_query(question)
+        passages = self.search(question, k, collection)
+        s = self.settings
+        prompt = fit_prompt(self.generator, question, passages, s.max_answer_tokens)
+        options = SamplingOptions(
+            max_tokens=prompt.max_answer_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=s.seed,
+        )
+        return AnswerStream(self.generator, prompt, options, self.generator.prompt_format.name)
+
+    def ask(self, question: str, k: int | None = None, collection: str | None = None) -> Answer:
+        """Answer from the documents, with numbered sources that `[n]` markers point at."""
+        return self.stream(question, k, collection).result()

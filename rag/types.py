@@ -1,0 +1,121 @@
+"""The plain values the library returns: passages, answers and ingestion reports."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with where it came from and how well it matched the query."""
+
+    chunk_id: int
+    document_id: str
+    path: str
+    page: int | None
+    section: str | None
+    score: float
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "path": self.path,
+            "page": self.page,
+            "section": self.section,
+            "score": round(self.score, 6),
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage as the LLM saw it, numbered so that `[n]` in the answer points at it."""
+
+    n: int
+    passage: Passage
+    cited: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, **self.passage.to_dict(), "cited": self.cited}
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    sources: list[Source]
+    prompt_format: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "sources": [s.to_dict() for s in self.sources],
+            "prompt_format": self.prompt_format,
+            "usage": dict(self.usage),
+        }
+
+
+class FileStatus(StrEnum):
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    status: FileStatus
+    reason: str | None = None
+    document_id: str | None = None
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": str(self.status)}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    collection: str
+    files: list[FileOutcome]
+    seconds: float
+
+    def count(self, status: FileStatus) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == FileStatus.FAILED]
+
+    @property
+    def chunks(self) -> int:
+        return sum(f.chunks for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "ingested": self.count(FileStatus.INGESTED),
+            "unchanged": self.count(FileStatus.UNCHANGED),
+            "skipped": self.count(FileStatus.SKIPPED),
+            "failed": self.count(FileStatus.FAILED),
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: str
+    path: str
+    file_type: str
+    chunks: int
+    size_bytes: int
+    content_hash: str
+    ingested_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
