@@ -59,8 +59,13 @@ def chunk_elements(
     for piece in _pieces(elements, count_tokens, max_tokens):
         if current:
             joined_tokens = count_tokens(_join([*current, piece]))
+            # A heading starts a new chunk, unless the chunk so far is only headings (a title
+            # straight above a subtitle): those stay with the text they introduce.
+            starts_section = piece.category == "Title" and any(
+                p.category != "Title" for p in current
+            )
             if (
-                piece.category == "Title"
+                starts_section
                 or piece.page != current[0].page
                 or joined_tokens > max_tokens
             ):
@@ -139,4 +144,6 @@ def _join(pieces: Sequence[_Piece]) -> str:
 
 def _make_chunk(ordinal: int, pieces: list[_Piece], tokens: int) -> Chunk:
     types = tuple(dict.fromkeys(p.category for p in pieces))
-    return Chunk(ordinal, _join(pieces), pieces[0].page, pieces[0].section, types, tokens)
+    # Under stacked headings the innermost one names the section the text is in.
+    section = next((p.section for p in pieces if p.category != "Title"), pieces[-1].section)
+    return Chunk(ordinal, _join(pieces), pieces[0].page, section, types, tokens)

@@ -60,7 +60,12 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        dim = self._loaded().get_sentence_embedding_dimension()
+        model = self._loaded()
+        # sentence-transformers 6 renamed the method; keep working with 5.x too.
+        getter = getattr(model, "get_embedding_dimension", None) or getattr(
+            model, "get_sentence_embedding_dimension"
+        )
+        dim = getter()
         if dim is None:
             raise RuntimeError(f"embedding model {self._model_name} does not report a dimension")
         return int(dim)

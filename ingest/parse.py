@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ def parse_file(path: Path) -> list[Element]:
     if not os.access(path, os.R_OK):
         raise UnreadableFile("permission denied")
 
+    _check_signature(path, partitioner.kind)
     partition = _load_partitioner(partitioner)
     try:
         raw = partition(filename=str(path), **dict(partitioner.options))
@@ -100,6 +102,27 @@ def parse_file(path: Path) -> list[Element]:
         hint = " (a scanned PDF without a text layer?)" if partitioner.kind == "pdf" else ""
         raise EmptyDocument(f"no text found{hint}")
     return elements
+
+
+_ZIP_KINDS = {"docx", "pptx", "xlsx"}
+
+
+def _check_signature(path: Path, kind: str) -> None:
+    """Reject files whose bytes cannot be the format their name claims.
+
+    unstructured returns no elements, rather than an error, for some of these, which would read
+    as "empty" when the truth is "not a PDF at all".
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1024)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
+    if kind == "pdf" and b"%PDF-" not in head:
+        raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
+    if kind in _ZIP_KINDS and not zipfile.is_zipfile(path):
+        raise CorruptDocument(f"not a {kind.upper()} file (not a zip container): damaged or "
+                              "misnamed file")
 
 
 def _to_elements(raw: list[Any]) -> list[Element]:

@@ -25,12 +25,18 @@ def passage_label(passage: Passage) -> str:
     return f"{name}, page {passage.page}" if passage.page is not None else name
 
 
+# Small models tend to carry on by echoing the prompt's own structure; these markers can never
+# be part of a real answer, so generation stops there.
+PROMPT_STOPS = ("<passage", "\nQuestion:")
+
+
 def user_message(question: str, passages: Sequence[Passage]) -> str:
     blocks = [
-        f"[{n}] ({passage_label(p)})\n{p.text}" for n, p in enumerate(passages, start=1)
+        f'<passage n="{n}" source="{passage_label(p)}">\n{p.text}\n</passage>'
+        for n, p in enumerate(passages, start=1)
     ]
     return (
-        "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n"
+        "\n".join(blocks) + f"\n\nQuestion: {question}\n"
         "Answer briefly from the passages and cite them like [1]."
     )
 

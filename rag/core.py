@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import AnswerStream, fit_prompt
+from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt
 from rag.collection import Collection, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
@@ -192,6 +192,7 @@ class RAG:
             temperature=s.temperature,
             top_p=s.top_p,
             seed=s.seed,
+            stop=PROMPT_STOPS,
         )
         return AnswerStream(self.generator, prompt, options, self.generator.prompt_format.name)
 

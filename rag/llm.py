@@ -24,6 +24,7 @@ class SamplingOptions:
     temperature: float = 0.0
     top_p: float = 0.95
     seed: int = 0
+    stop: tuple[str, ...] = ()
 
 
 class Generator(Protocol):
@@ -113,7 +114,7 @@ class LlamaCppGenerator:
     def stream(self, prompt: str, options: SamplingOptions) -> Iterator[str]:
         llama = self._loaded()
         tokens = self.tokenize(prompt)
-        stop = list(self.prompt_format.stop)
+        stop = list(dict.fromkeys([*self.prompt_format.stop, *options.stop]))
         with self._generate_lock:
             pieces = llama.create_completion(
                 prompt=tokens,

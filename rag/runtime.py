@@ -13,6 +13,8 @@ _OPT_OUTS = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "ANONYMIZED_TELEMETRY": "False",
     "TOKENIZERS_PARALLELISM": "false",  # avoids fork warnings and oversubscribed cores
+    # Weight-loading bars from transformers on every start are noise for CLI users and logs.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 
 

@@ -1,0 +1,95 @@
+"""Request and response bodies of the HTTP API (msgspec Structs, so OpenAPI is generated)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+Question = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+TopK = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    query: Question
+    k: TopK | None = None
+    collection: str | None = None
+
+
+class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
+    question: Question
+    k: TopK | None = None
+    collection: str | None = None
+
+
+class PassageOut(msgspec.Struct):
+    document_id: str
+    path: str
+    page: int | None
+    section: str | None
+    score: float
+    text: str
+
+
+class SourceOut(msgspec.Struct):
+    n: int
+    document_id: str
+    path: str
+    page: int | None
+    section: str | None
+    score: float
+    text: str
+    cited: bool
+
+
+class SearchResponse(msgspec.Struct):
+    results: list[PassageOut]
+
+
+class AskResponse(msgspec.Struct):
+    answer: str
+    sources: list[SourceOut]
+    prompt_format: str
+    usage: dict[str, int]
+
+
+class FileOutcomeOut(msgspec.Struct):
+    path: str
+    status: str
+    reason: str | None
+    document_id: str | None
+    chunks: int
+
+
+class IngestResponse(msgspec.Struct):
+    collection: str
+    ingested: int
+    unchanged: int
+    skipped: int
+    failed: int
+    chunks: int
+    seconds: float
+    files: list[FileOutcomeOut]
+
+
+class DocumentOut(msgspec.Struct):
+    id: str
+    path: str
+    file_type: str
+    chunks: int
+    size_bytes: int
+    content_hash: str
+    ingested_at: str
+
+
+class DocumentsResponse(msgspec.Struct):
+    documents: list[DocumentOut]
+
+
+class HealthResponse(msgspec.Struct):
+    status: str
+
+
+class ErrorResponse(msgspec.Struct):
+    status_code: int
+    detail: str

