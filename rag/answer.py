@@ -48,6 +48,21 @@ def messages(question: str, passages: Sequence[Passage]) -> list[Message]:
     ]
 
 
+def relevant_passages(passages: Sequence[Passage], min_relative_score: float) -> list[Passage]:
+    """Passages that score at least `min_relative_score` times the best one (always the best).
+
+    >>> from rag.types import Passage
+    >>> hits = [Passage(i, "d", "p", None, None, s, "t") for i, s in enumerate([0.6, 0.4, 0.1])]
+    >>> [p.score for p in relevant_passages(hits, 0.5)]
+    [0.6, 0.4]
+    """
+    if not passages:
+        return []
+    best = max(p.score for p in passages)
+    floor = best * min_relative_score if best > 0 else best
+    return [p for p in passages if p.score >= floor]
+
+
 @dataclass(frozen=True)
 class FittedPrompt:
     text: str

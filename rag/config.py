@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         description="Largest chunk, in embedding-model tokens; capped at what the model reads.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved per question.")
+    context_min_relative_score: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Passages scoring below this fraction of the best passage's score are not "
+        "given to the LLM: small models get distracted by unrelated text. 0 keeps all k.",
+    )
     n_ctx: int = Field(
         default=4096,
         ge=512,

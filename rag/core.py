@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt
+from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt, relevant_passages
 from rag.collection import Collection, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
@@ -184,8 +184,10 @@ class RAG:
     ) -> AnswerStream:
         """Retrieve, then generate; iterate for text pieces, then call `.result()`."""
         question = check_query(question)
-        passages = self.search(question, k, collection)
         s = self.settings
+        passages = relevant_passages(
+            self.search(question, k, collection), s.context_min_relative_score
+        )
         prompt = fit_prompt(self.generator, question, passages, s.max_answer_tokens)
         options = SamplingOptions(
             max_tokens=prompt.max_answer_tokens,
