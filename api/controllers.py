@@ -42,8 +42,9 @@ class QueryController(Controller):
     @post("/ask", sync_to_thread=True, status_code=200)
     def ask(self, data: AskRequest, rag: RAG) -> AskResponse:
         """An answer generated from the best passages, with numbered sources."""
-        return msgspec.convert(rag.ask(data.question, data.k, data.collection).to_dict(),
-                               AskResponse)
+        return msgspec.convert(
+            rag.ask(data.question, data.k, data.collection).to_dict(), AskResponse
+        )
 
 
 class DocumentController(Controller):

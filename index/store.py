@@ -155,7 +155,19 @@ class ChunkStore:
         )
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
-        return [DocumentRecord(*row[:7], metadata=json.loads(row[7])) for row in rows]
+        return [
+            DocumentRecord(
+                id=row[0],
+                path=row[1],
+                file_type=row[2],
+                content_hash=row[3],
+                size_bytes=row[4],
+                ingested_at=row[5],
+                chunks=row[6],
+                metadata=json.loads(row[7]),
+            )
+            for row in rows
+        ]
 
     def replace_document(
         self,
@@ -181,17 +193,31 @@ class ChunkStore:
                 "ON CONFLICT(id) DO UPDATE SET path=excluded.path, file_type=excluded.file_type, "
                 "content_hash=excluded.content_hash, size_bytes=excluded.size_bytes, "
                 "ingested_at=excluded.ingested_at, metadata=excluded.metadata",
-                (document_id, path, file_type, content_hash, size_bytes, now,
-                 json.dumps(metadata or {})),
+                (
+                    document_id,
+                    path,
+                    file_type,
+                    content_hash,
+                    size_bytes,
+                    now,
+                    json.dumps(metadata or {}),
+                ),
             )
             added = []
             for chunk in chunks:
                 cursor = db.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, page, section, "
                     "element_types, token_count, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (document_id, chunk.ordinal, chunk.text, chunk.page, chunk.section,
-                     json.dumps(list(chunk.element_types)), chunk.token_count,
-                     np.asarray(chunk.embedding, dtype=np.float32).tobytes()),
+                    (
+                        document_id,
+                        chunk.ordinal,
+                        chunk.text,
+                        chunk.page,
+                        chunk.section,
+                        json.dumps(list(chunk.element_types)),
+                        chunk.token_count,
+                        np.asarray(chunk.embedding, dtype=np.float32).tobytes(),
+                    ),
                 )
                 added.append(int(cursor.lastrowid or 0))
         return Replacement(removed_ids=removed, added_ids=added)
@@ -199,7 +225,10 @@ class ChunkStore:
     def delete_document(self, document_id: str) -> list[int] | None:
         """Remove a document and its chunks; the removed chunk ids, or None if it was unknown."""
         with self._transaction() as db:
-            if db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone() is None:
+            if (
+                db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone()
+                is None
+            ):
                 return None
             removed = [
                 r[0]
@@ -222,7 +251,17 @@ class ChunkStore:
                 tuple(int(i) for i in ids),
             ).fetchall()
         by_id = {
-            row[0]: ChunkRecord(*row[:7], element_types=tuple(json.loads(row[7]))) for row in rows
+            row[0]: ChunkRecord(
+                id=row[0],
+                document_id=row[1],
+                path=row[2],
+                ordinal=row[3],
+                text=row[4],
+                page=row[5],
+                section=row[6],
+                element_types=tuple(json.loads(row[7])),
+            )
+            for row in rows
         }
         return [by_id[int(i)] for i in ids if int(i) in by_id]
 

@@ -103,7 +103,7 @@ class FaissIndex:
 
         with self._lock:
             ids = faiss.vector_to_array(self._index.id_map)
-        return int(len(ids)), int(ids.sum()) if len(ids) else 0
+        return len(ids), int(ids.sum()) if len(ids) else 0
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half of one."""

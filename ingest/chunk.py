@@ -64,11 +64,7 @@ def chunk_elements(
             starts_section = piece.category == "Title" and any(
                 p.category != "Title" for p in current
             )
-            if (
-                starts_section
-                or piece.page != current[0].page
-                or joined_tokens > max_tokens
-            ):
+            if starts_section or piece.page != current[0].page or joined_tokens > max_tokens:
                 chunks.append(_make_chunk(len(chunks), current, current_tokens))
                 current = []
             else:
@@ -109,7 +105,8 @@ def _split_words(text: str, count_tokens: TokenCounter, max_tokens: int) -> list
     """Greedy word packing; a single word longer than the window is cut by characters."""
     out: list[str] = []
     line: list[str] = []
-    for word in text.split():
+    for whole_word in text.split():
+        word = whole_word
         while count_tokens(word) > max_tokens:
             cut = max(1, len(word) // 2)
             while cut > 1 and count_tokens(word[:cut]) > max_tokens:

@@ -62,8 +62,9 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         model = self._loaded()
         # sentence-transformers 6 renamed the method; keep working with 5.x too.
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
+        getter = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
         )
         dim = getter()
         if dim is None:
@@ -75,7 +76,10 @@ class SentenceTransformerEmbedder:
         model = self._loaded()
         # max_seq_length counts the [CLS]/[SEP] tokens the tokenizer adds around the text.
         specials = len(model.tokenizer("", add_special_tokens=True)["input_ids"])
-        return int(model.max_seq_length) - specials
+        window = model.max_seq_length
+        if window is None:
+            raise RuntimeError(f"embedding model {self._model_name} does not report its window")
+        return int(window) - specials
 
     def count_tokens(self, text: str) -> int:
         tokenizer: Any = self._loaded().tokenizer

@@ -121,8 +121,9 @@ def _check_signature(path: Path, kind: str) -> None:
     if kind == "pdf" and b"%PDF-" not in head:
         raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
     if kind in _ZIP_KINDS and not zipfile.is_zipfile(path):
-        raise CorruptDocument(f"not a {kind.upper()} file (not a zip container): damaged or "
-                              "misnamed file")
+        raise CorruptDocument(
+            f"not a {kind.upper()} file (not a zip container): damaged or misnamed file"
+        )
 
 
 def _to_elements(raw: list[Any]) -> list[Element]:
@@ -151,7 +152,7 @@ def _prepare_unstructured() -> None:
     os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
-    import unstructured.nlp.tokenize as tokenize
+    from unstructured.nlp import tokenize
 
     if tokenize._SPACY_MODEL_NAME != _PACKAGED_SPACY_MODEL and importlib.util.find_spec(
         _PACKAGED_SPACY_MODEL

@@ -1,10 +1,10 @@
 """Local retrieval-augmented question answering over private documents.
 
-    from rag import RAG
-    rag = RAG("~/rag-data")
-    rag.ingest(["manuals/"])
-    answer = rag.ask("How do I reset the device?")
-    print(answer.answer, [(s.n, s.passage.path, s.passage.page) for s in answer.sources])
+from rag import RAG
+rag = RAG("~/rag-data")
+rag.ingest(["manuals/"])
+answer = rag.ask("How do I reset the device?")
+print(answer.answer, [(s.n, s.passage.path, s.passage.page) for s in answer.sources])
 """
 
 from rag.config import Settings

@@ -147,8 +147,7 @@ class AnswerStream:
             pass
         text, cited = extract_citations("".join(self._pieces), len(self.passages))
         sources = [
-            Source(n=n, passage=p, cited=n in cited)
-            for n, p in enumerate(self.passages, start=1)
+            Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
         # llama.cpp streams one token per piece.
         usage = {

@@ -51,16 +51,28 @@ def _open(ctx: click.Context) -> RAG:
 
 
 collection_option = click.option(
-    "--collection", "-c", default=None, help="Collection name (default: RAG_COLLECTION or 'default')."
+    "--collection",
+    "-c",
+    default=None,
+    help="Collection name (default: RAG_COLLECTION or 'default').",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-k_option = click.option("--k", "-k", type=click.IntRange(1, 100), default=None,
-                        help="How many passages to retrieve (default: RAG_TOP_K or 5).")
+k_option = click.option(
+    "--k",
+    "-k",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="How many passages to retrieve (default: RAG_TOP_K or 5).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Data folder (default: RAG_HOME or the per-user data dir).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data folder (default: RAG_HOME or the per-user data dir).",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="localrag")
 @click.pass_context
@@ -117,13 +129,13 @@ def _summary(report: IngestReport) -> str:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @collection_option
 @json_option
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str | None,
-           as_json: bool) -> None:
+def ingest(
+    ctx: click.Context, paths: tuple[Path, ...], collection: str | None, as_json: bool
+) -> None:
     """Add files and folders (recursively) to a collection. Unchanged files are skipped."""
     on_file, close = _progress_reporter(as_json)
     with user_errors():
@@ -152,8 +164,9 @@ def _where(passage: Passage) -> str:
 @collection_option
 @json_option
 @click.pass_context
-def search(ctx: click.Context, query: str, k: int | None, collection: str | None,
-           as_json: bool) -> None:
+def search(
+    ctx: click.Context, query: str, k: int | None, collection: str | None, as_json: bool
+) -> None:
     """Show the passages that best match QUERY (no LLM)."""
     with user_errors():
         passages = _open(ctx).search(query, k, collection)
@@ -179,16 +192,21 @@ def _print_sources(answer: Answer) -> None:
 @collection_option
 @json_option
 @click.pass_context
-def ask(ctx: click.Context, question: str, k: int | None, collection: str | None,
-        as_json: bool) -> None:
+def ask(
+    ctx: click.Context, question: str, k: int | None, collection: str | None, as_json: bool
+) -> None:
     """Answer QUESTION from your documents, citing them like [1]."""
     with user_errors():
         stream = _open(ctx).stream(question, k, collection)
         if as_json:
             _emit_json(stream.result().to_dict())
             return
+        printed = False
         for piece in stream:
             click.echo(piece, nl=False)
+            printed = printed or bool(piece.strip())
+        if not printed:
+            click.echo("(the model gave no answer; try rephrasing, or a larger model)", nl=False)
         click.echo()
         _print_sources(stream.result())
 
@@ -221,8 +239,9 @@ def documents_list(ctx: click.Context, collection: str | None, as_json: bool) ->
 @click.argument("document_ids", nargs=-1, required=True)
 @collection_option
 @click.pass_context
-def documents_delete(ctx: click.Context, document_ids: tuple[str, ...],
-                     collection: str | None) -> None:
+def documents_delete(
+    ctx: click.Context, document_ids: tuple[str, ...], collection: str | None
+) -> None:
     """Delete documents (and their chunks) by id."""
     with user_errors():
         for document_id in document_ids:

@@ -70,11 +70,13 @@ class Collection:
                 index = FaissIndex.load(path)
                 if index.id_checksum() == self._store.chunk_id_checksum():
                     return index
-                log.warning("index of collection %r is out of step with its store; "
-                            "rebuilding it", self.name)
+                log.warning(
+                    "index of collection %r is out of step with its store; rebuilding it", self.name
+                )
             except RuntimeError as exc:
-                log.warning("index of collection %r is unreadable (%s); rebuilding it",
-                            self.name, exc)
+                log.warning(
+                    "index of collection %r is unreadable (%s); rebuilding it", self.name, exc
+                )
         index = FaissIndex.create(self._dimension)
         for ids, vectors in self._store.iter_embeddings():
             index.add(ids, vectors)

@@ -1,4 +1,4 @@
-"""One typed settings object, read from RAG_* environment variables, shared by library, CLI and API."""
+"""One typed settings object (RAG_* environment variables) for library, CLI and API."""
 
 from __future__ import annotations
 
@@ -60,11 +60,17 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=256, ge=1, description="Longest generated answer.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    repeat_penalty: float = Field(
+        default=1.1,
+        ge=1.0,
+        le=2.0,
+        description="Penalty on repeated tokens; small models loop on one sentence without it.",
+    )
     seed: int = Field(default=0, description="Sampling seed, for repeatable answers.")
     n_threads: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
-        description="CPU threads for generation (llama-cpp-python's own default is half the cores).",
+        description="CPU threads for generation (llama-cpp-python defaults to half the cores).",
     )
     n_gpu_layers: int = Field(
         default=-1, description="Layers offloaded to a GPU when llama.cpp was built with CUDA."

@@ -27,10 +27,11 @@ from rag.types import Answer, DocumentInfo, IngestReport, Passage
 class RAG:
     """Question answering over the documents in one data folder (`home`).
 
-    >>> from rag import RAG                                       # doctest: +SKIP
-    >>> rag = RAG("~/rag-data")                                   # doctest: +SKIP
-    >>> rag.ingest(["contracts/"])                                # doctest: +SKIP
-    >>> print(rag.ask("When does the lease end?").answer)         # doctest: +SKIP
+    Usage (see the README for more)::
+
+        rag = RAG("~/rag-data")
+        rag.ingest(["contracts/"])
+        print(rag.ask("When does the lease end?").answer)
     """
 
     def __init__(
@@ -162,8 +163,9 @@ class RAG:
 
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
         return [
-            DocumentInfo(d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash,
-                         d.ingested_at)
+            DocumentInfo(
+                d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash, d.ingested_at
+            )
             for d in self.collection(collection).documents()
         ]
 
@@ -193,6 +195,7 @@ class RAG:
             max_tokens=prompt.max_answer_tokens,
             temperature=s.temperature,
             top_p=s.top_p,
+            repeat_penalty=s.repeat_penalty,
             seed=s.seed,
             stop=PROMPT_STOPS,
         )

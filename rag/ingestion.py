@@ -95,7 +95,8 @@ def ingest_file(
         size = absolute.stat().st_size
         if size > max_file_bytes:
             return FileOutcome(
-                shown, FileStatus.FAILED,
+                shown,
+                FileStatus.FAILED,
                 f"file is {size / 1e6:.1f} MB, over the {max_file_bytes / 1e6:.0f} MB limit "
                 "(RAG_MAX_FILE_MB)",
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +23,7 @@ class SamplingOptions:
     max_tokens: int
     temperature: float = 0.0
     top_p: float = 0.95
+    repeat_penalty: float = 1.1
     seed: int = 0
     stop: tuple[str, ...] = ()
 
@@ -121,6 +122,7 @@ class LlamaCppGenerator:
                 max_tokens=options.max_tokens,
                 temperature=options.temperature,
                 top_p=options.top_p,
+                repeat_penalty=options.repeat_penalty,
                 seed=options.seed,
                 stop=stop,
                 stream=True,
@@ -140,7 +142,9 @@ def _token_text(llama: Llama, token: int) -> str:
 def _format_for(llama: Llama, override: str | None) -> FormatChoice:
     metadata = {str(k): str(v) for k, v in llama.metadata.items()}
     return choose_format(
-        metadata, _token_text(llama, llama.token_bos()), _token_text(llama, llama.token_eos()),
+        metadata,
+        _token_text(llama, llama.token_bos()),
+        _token_text(llama, llama.token_eos()),
         override,
     )
 
@@ -164,14 +168,17 @@ def _load_llama(spec: str, n_ctx_limit: int, n_threads: int, n_gpu_layers: int) 
         if path.suffix == ".gguf" or path.exists():
             if not path.is_file():
                 raise ModelNotFound(f"LLM file not found: {path} (check RAG_LLM_MODEL)")
-            llama = _open_with_context_cap(lambda **kw: Llama(model_path=str(path), **kw),
-                                           n_ctx_limit, options)
+            llama = _open_with_context_cap(
+                lambda **kw: Llama(model_path=str(path), **kw), n_ctx_limit, options
+            )
         else:
             repo, _, filename = spec.partition(":")
             llama = _open_with_context_cap(
-                lambda **kw: Llama.from_pretrained(repo_id=repo, filename=filename or "*.gguf",
-                                                   **kw),
-                n_ctx_limit, options,
+                lambda **kw: Llama.from_pretrained(
+                    repo_id=repo, filename=filename or "*.gguf", **kw
+                ),
+                n_ctx_limit,
+                options,
             )
     except ModelNotFound:
         raise

@@ -168,7 +168,12 @@ NAMED_FORMATS: dict[str, TurnFormat] = {
 # End-of-turn markers that a chat template may use; any that appear in a GGUF's template become
 # stop sequences, next to the model's eos token.
 _KNOWN_TURN_ENDS = (
-    "<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>", "</s>", "<|endoftext|>",
+    "<|im_end|>",
+    "<end_of_turn>",
+    "<|eot_id|>",
+    "<|end|>",
+    "</s>",
+    "<|endoftext|>",
 )
 
 

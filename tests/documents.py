@@ -15,11 +15,19 @@ def write_two_page_pdf(path: Path) -> Path:
     pdf = FPDF()
     pdf.set_font("Helvetica", size=12)
     pdf.add_page()
-    pdf.multi_cell(0, 8, "Annual report. The company sells bicycles in Norway and Sweden. "
-                         "Revenue grew by twelve percent in the spring season.")
+    pdf.multi_cell(
+        0,
+        8,
+        "Annual report. The company sells bicycles in Norway and Sweden. "
+        "Revenue grew by twelve percent in the spring season.",
+    )
     pdf.add_page()
-    pdf.multi_cell(0, 8, f"Rocket programme. {LAUNCH_CODE_FACT} "
-                         "The code must never be shared outside the launch team.")
+    pdf.multi_cell(
+        0,
+        8,
+        f"Rocket programme. {LAUNCH_CODE_FACT} "
+        "The code must never be shared outside the launch team.",
+    )
     pdf.output(str(path))
     return path
 

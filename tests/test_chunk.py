@@ -28,8 +28,7 @@ def test_long_text_is_split_within_the_token_limit(embedder: SentenceTransformer
 
 def test_one_huge_word_is_cut_not_dropped(embedder: SentenceTransformerEmbedder) -> None:
     blob = "x" * 5000
-    chunks = chunk_elements([Element(blob, "NarrativeText", None, None)],
-                            embedder.count_tokens, 64)
+    chunks = chunk_elements([Element(blob, "NarrativeText", None, None)], embedder.count_tokens, 64)
     assert all(embedder.count_tokens(c.text) <= 64 for c in chunks)
     assert "".join(c.text for c in chunks) == blob
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rag import RAG, CollectionNotFound, DocumentNotFound, EmptyCollection, FileStatus
-from rag.errors import InvalidRequest
 from rag.answer import extract_citations
+from rag.errors import InvalidRequest
 from tests.documents import write_markdown, write_two_page_pdf
 
 
@@ -107,8 +107,11 @@ def test_symlink_loop_is_reported_not_followed(rag: RAG, tmp_path: Path) -> None
     write_markdown(folder / "real.md")
     report = rag.ingest([folder])
     statuses = {Path(f.path).name: f.status for f in report.files}
-    assert statuses == {"a.md": FileStatus.FAILED, "b.md": FileStatus.FAILED,
-                        "real.md": FileStatus.INGESTED}
+    assert statuses == {
+        "a.md": FileStatus.FAILED,
+        "b.md": FileStatus.FAILED,
+        "real.md": FileStatus.INGESTED,
+    }
 
 
 def test_named_unsupported_file_fails_with_reason(rag: RAG, tmp_path: Path) -> None:
@@ -128,9 +131,7 @@ def test_delete_document(rag: RAG, mixed_folder: Path) -> None:
         rag.delete_document(pdf.id)
 
 
-def test_clear_errors_for_bad_questions_and_missing_collections(
-    rag: RAG, tmp_path: Path
-) -> None:
+def test_clear_errors_for_bad_questions_and_missing_collections(rag: RAG, tmp_path: Path) -> None:
     with pytest.raises(CollectionNotFound, match="rag ingest"):
         rag.ask("anything", collection="nope")
     with pytest.raises(InvalidRequest, match="invalid collection name"):
@@ -143,9 +144,7 @@ def test_clear_errors_for_bad_questions_and_missing_collections(
         rag.ask("   ")
 
 
-def test_data_survives_a_new_instance(
-    settings, embedder, smollm, mixed_folder: Path
-) -> None:
+def test_data_survives_a_new_instance(settings, embedder, smollm, mixed_folder: Path) -> None:
     with RAG(settings=settings, embedder=embedder, generator=smollm) as first:
         first.ingest([mixed_folder], collection="kept")
     with RAG(settings=settings, embedder=embedder, generator=smollm) as second:

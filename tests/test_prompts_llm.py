@@ -25,9 +25,7 @@ def test_smollm_uses_the_chat_template_in_its_gguf(smollm: LlamaCppGenerator) ->
 def test_hand_written_chatml_matches_smollm_reference_template(
     smollm: LlamaCppGenerator,
 ) -> None:
-    assert NAMED_FORMATS["chatml"].render(CONVERSATION) == smollm.prompt_format.render(
-        CONVERSATION
-    )
+    assert NAMED_FORMATS["chatml"].render(CONVERSATION) == smollm.prompt_format.render(CONVERSATION)
 
 
 def test_gemma_without_template_gets_gemma_format_not_llama2(gemma: LlamaCppGenerator) -> None:
@@ -67,9 +65,7 @@ def test_smollm_prompt_starts_with_one_im_start_token(smollm: LlamaCppGenerator)
 @pytest.mark.parametrize("generator_name", ["smollm", "gemma"])
 def test_generation_stops_cleanly(generator_name: str, request: pytest.FixtureRequest) -> None:
     generator: LlamaCppGenerator = request.getfixturevalue(generator_name)
-    prompt = generator.prompt_format.render(
-        [{"role": "user", "content": "Say the word hello."}]
-    )
+    prompt = generator.prompt_format.render([{"role": "user", "content": "Say the word hello."}])
     text = "".join(generator.stream(prompt, SamplingOptions(max_tokens=24)))
     assert text.strip()
     for marker in (*generator.prompt_format.stop, "<|im_start|>", "<start_of_turn>"):
@@ -79,7 +75,7 @@ def test_generation_stops_cleanly(generator_name: str, request: pytest.FixtureRe
 def test_config_override_wins_and_unknown_names_are_refused() -> None:
     metadata = {"tokenizer.chat_template": "{{ messages }}", "general.architecture": "llama"}
     assert choose_format(metadata, "<s>", "</s>", override="zephyr").format.name == "zephyr"
-    with pytest.raises(InvalidRequest, match="known formats: .*chatml"):
+    with pytest.raises(InvalidRequest, match=r"known formats: .*chatml"):
         named_format("no-such-format")
 
 

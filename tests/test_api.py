@@ -1,0 +1,115 @@
+"""The litestar app through its real test client, over the real library and models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from rag import RAG
+from tests.documents import write_docx, write_two_page_pdf
+
+
+@pytest.fixture
+def client(rag: RAG) -> Iterator[TestClient]:
+    with TestClient(app=create_app(rag=rag)) as test_client:
+        yield test_client
+
+
+def _upload(client: TestClient, *paths: Path, collection: str | None = None):
+    files = [("data", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+    params = {"collection": collection} if collection else {}
+    return client.post("/v1/documents", files=files, params=params)
+
+
+def test_upload_search_ask_delete(client: TestClient, tmp_path: Path) -> None:
+    pdf = write_two_page_pdf(tmp_path / "report.pdf")
+    lease = write_docx(tmp_path / "lease.docx")
+    uploaded = _upload(client, pdf, lease)
+    assert uploaded.status_code == 201, uploaded.text
+    body = uploaded.json()
+    assert (body["ingested"], body["failed"]) == (2, 0)
+
+    listed = client.get("/v1/documents").json()["documents"]
+    assert sorted(Path(d["path"]).name for d in listed) == ["lease.docx", "report.pdf"]
+
+    found = client.post("/v1/search", json={"query": "warehouse lease end", "k": 2})
+    assert found.status_code == 200
+    results = found.json()["results"]
+    assert Path(results[0]["path"]).name == "lease.docx"
+    assert set(results[0]) >= {"document_id", "path", "page", "score", "text"}
+
+    asked = client.post("/v1/ask", json={"question": "What is the Aurora launch code?"})
+    assert asked.status_code == 200
+    answer = asked.json()
+    assert answer["answer"]
+    first = answer["sources"][0]
+    assert (first["n"], Path(first["path"]).name, first["page"]) == (1, "report.pdf", 2)
+
+    pdf_id = next(d["id"] for d in listed if d["path"].endswith("report.pdf"))
+    assert client.delete(f"/v1/documents/{pdf_id}").status_code == 204
+    assert client.delete(f"/v1/documents/{pdf_id}").status_code == 404
+    assert len(client.get("/v1/documents").json()["documents"]) == 1
+
+
+def test_errors_are_json_with_a_clear_message(client: TestClient, tmp_path: Path) -> None:
+    missing = client.post("/v1/ask", json={"question": "hi", "collection": "nothing-here"})
+    assert missing.status_code == 404
+    assert "rag ingest" in missing.json()["detail"]
+
+    empty_question = client.post("/v1/search", json={"query": ""})
+    assert empty_question.status_code == 400
+    assert "query" in str(empty_question.json())
+
+    _upload(client, write_docx(tmp_path / "lease.docx"), collection="c1")
+    blank = client.post("/v1/ask", json={"question": "   ", "collection": "c1"})
+    assert blank.status_code == 400
+    assert "empty" in blank.json()["detail"]
+
+    bad_k = client.post("/v1/search", json={"query": "lease", "k": 0, "collection": "c1"})
+    assert bad_k.status_code == 400
+
+
+def test_asking_an_empty_collection_is_a_4xx(client: TestClient, rag: RAG) -> None:
+    rag.collection("fresh", create=True)
+    response = client.post("/v1/ask", json={"question": "anything", "collection": "fresh"})
+    assert response.status_code == 409
+    assert "empty" in response.json()["detail"]
+
+
+def test_bad_upload_is_reported_per_file(client: TestClient, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"garbage" * 50)
+    good = write_docx(tmp_path / "lease.docx")
+    body = _upload(client, bad, good).json()
+    outcomes = {Path(f["path"]).name: f for f in body["files"]}
+    assert outcomes["broken.pdf"]["status"] == "failed"
+    assert "not a PDF" in outcomes["broken.pdf"]["reason"]
+    assert outcomes["lease.docx"]["status"] == "ingested"
+
+
+def test_uploaded_names_cannot_escape_the_data_folder(
+    client: TestClient, rag: RAG, tmp_path: Path
+) -> None:
+    lease = write_docx(tmp_path / "lease.docx")
+    files = [("data", ("../../../escape.docx", lease.read_bytes(), "application/octet-stream"))]
+    response = client.post("/v1/documents", files=files)
+    assert response.status_code == 201
+    stored = Path(response.json()["files"][0]["path"])
+    assert stored.name == "escape.docx"
+    assert stored.resolve().is_relative_to(rag.settings.home.resolve())
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    schema = client.get("/schema/openapi.json").json()
+    assert {
+        "/v1/ask",
+        "/v1/search",
+        "/v1/documents",
+        "/v1/documents/{document_id}",
+        "/healthz",
+    } <= set(schema["paths"])

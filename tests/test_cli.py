@@ -1,0 +1,81 @@
+"""The `rag` command as a user runs it: a real subprocess, its exit codes and its JSON contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.documents import write_markdown
+
+RAG_BIN = Path(sys.executable).parent / "rag"
+
+pytestmark = pytest.mark.slow
+
+
+def run_rag(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_HOME": str(home), "RAG_MAX_ANSWER_TOKENS": "48"}
+    return subprocess.run(
+        [str(RAG_BIN), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_ingest_ask_search_list_contracts(tmp_path: Path, mixed_folder: Path) -> None:
+    home = tmp_path / "home"
+    ingested = run_rag(home, "ingest", str(mixed_folder), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    assert json.loads(ingested.stdout)["ingested"] == 4
+
+    asked = run_rag(home, "ask", "What is the launch code for the Aurora rocket?", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert isinstance(answer["answer"], str) and answer["answer"]
+    source = answer["sources"][0]
+    assert {"n", "document_id", "path", "page", "score", "text"} <= set(source)
+    assert (source["n"], Path(source["path"]).name, source["page"]) == (1, "report.pdf", 2)
+
+    searched = run_rag(home, "search", "warehouse lease", "--k", "2", "--json")
+    results = json.loads(searched.stdout)["results"]
+    assert len(results) == 2
+    assert "n" not in results[0]
+    assert Path(results[0]["path"]).name == "lease.docx"
+
+    listed = json.loads(run_rag(home, "documents", "list", "--json").stdout)["documents"]
+    assert len(listed) == 4
+    assert {"id", "path", "chunks"} <= set(listed[0])
+
+
+def test_ingest_exit_codes(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_markdown(folder / "good.md")
+    (folder / "empty.md").write_bytes(b"")
+
+    partial = run_rag(home, "ingest", str(folder))
+    assert partial.returncode == 1
+    assert "empty.md" in partial.stderr and "empty" in partial.stderr
+    assert "1 ingested" in partial.stdout
+
+    (folder / "empty.md").unlink()
+    assert run_rag(home, "ingest", str(folder)).returncode == 0
+
+    usage = run_rag(home, "ingest", str(tmp_path / "does-not-exist"))
+    assert usage.returncode == 2
+    assert "does not exist" in usage.stderr
+
+
+def test_clear_messages_instead_of_tracebacks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    missing = run_rag(home, "ask", "anything")
+    assert missing.returncode == 1
+    assert "rag ingest" in missing.stderr and "Traceback" not in missing.stderr
+    write_markdown(tmp_path / "a.md")
+    run_rag(home, "ingest", str(tmp_path / "a.md"))
+    empty = run_rag(home, "ask", "  ")
+    assert empty.returncode == 2
+    assert "question is empty" in empty.stderr and "Traceback" not in empty.stderr
