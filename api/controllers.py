@@ -53,8 +53,7 @@ class DocumentController(Controller):
 
     @get("/", sync_to_thread=True)
     def list_documents(self, rag: RAG, collection: CollectionParam = None) -> DocumentsResponse:
-        docs = rag.documents(collection)
-        return msgspec.convert({"documents": [d.to_dict() for d in docs]}, DocumentsResponse)
+        return DocumentsResponse(documents=rag.documents(collection))
 
     @post("/", sync_to_thread=True, status_code=201)
     def upload(

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import msgspec
 
+from rag.types import DocumentInfo, FileOutcome
+
 Question = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
 TopK = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
@@ -53,14 +55,6 @@ class AskResponse(msgspec.Struct):
     usage: dict[str, int]
 
 
-class FileOutcomeOut(msgspec.Struct):
-    path: str
-    status: str
-    reason: str | None
-    document_id: str | None
-    chunks: int
-
-
 class IngestResponse(msgspec.Struct):
     collection: str
     ingested: int
@@ -69,21 +63,11 @@ class IngestResponse(msgspec.Struct):
     failed: int
     chunks: int
     seconds: float
-    files: list[FileOutcomeOut]
-
-
-class DocumentOut(msgspec.Struct):
-    id: str
-    path: str
-    file_type: str
-    chunks: int
-    size_bytes: int
-    content_hash: str
-    ingested_at: str
+    files: list[FileOutcome]
 
 
 class DocumentsResponse(msgspec.Struct):
-    documents: list[DocumentOut]
+    documents: list[DocumentInfo]
 
 
 class HealthResponse(msgspec.Struct):

@@ -57,6 +57,18 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
+class NewDocument:
+    """A document version about to be written, identified by `id`, versioned by `content_hash`."""
+
+    id: str
+    path: str
+    file_type: str
+    content_hash: str
+    size_bytes: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NewChunk:
     ordinal: int
     text: str
@@ -169,19 +181,11 @@ class ChunkStore:
             for row in rows
         ]
 
-    def replace_document(
-        self,
-        document_id: str,
-        path: str,
-        file_type: str,
-        content_hash: str,
-        size_bytes: int,
-        chunks: Sequence[NewChunk],
-        metadata: dict[str, Any] | None = None,
-    ) -> Replacement:
+    def replace_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> Replacement:
         """Insert a document, or swap an existing one's chunks for new ones, atomically."""
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
+            document_id = document.id
             removed = [
                 r[0]
                 for r in db.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
@@ -195,12 +199,12 @@ class ChunkStore:
                 "ingested_at=excluded.ingested_at, metadata=excluded.metadata",
                 (
                     document_id,
-                    path,
-                    file_type,
-                    content_hash,
-                    size_bytes,
+                    document.path,
+                    document.file_type,
+                    document.content_hash,
+                    document.size_bytes,
                     now,
-                    json.dumps(metadata or {}),
+                    json.dumps(document.metadata),
                 ),
             )
             added = []

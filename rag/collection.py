@@ -12,11 +12,10 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk
+from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
 from index.vectors import FaissIndex
 from rag.errors import InvalidRequest, RagError
 
@@ -113,21 +112,11 @@ class Collection:
     def chunk_count(self) -> int:
         return self._store.chunk_count()
 
-    def write_document(
-        self,
-        document_id: str,
-        path: str,
-        file_type: str,
-        content_hash: str,
-        size_bytes: int,
-        chunks: Sequence[NewChunk],
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
+    def write_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> None:
+        """Replace the document's chunks in SQLite, then in the in-memory index."""
         with self._lock:
             self._follow_other_writers()
-            change = self._store.replace_document(
-                document_id, path, file_type, content_hash, size_bytes, chunks, metadata
-            )
+            change = self._store.replace_document(document, chunks)
             self._vectors.remove(np.array(change.removed_ids, dtype=np.int64))
             if chunks:
                 vectors = np.stack([c.embedding for c in chunks]).astype(np.float32)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from index.store import NewChunk
+from index.store import NewChunk, NewDocument
 from ingest.chunk import chunk_elements
 from ingest.discover import iter_files
 from ingest.embed import Embedder
@@ -119,5 +119,5 @@ def ingest_file(
         NewChunk(c.ordinal, c.text, c.page, c.section, c.element_types, c.token_count, vector)
         for c, vector in zip(chunks, vectors, strict=True)
     ]
-    collection.write_document(document_id, str(absolute), kind, digest, size, rows)
+    collection.write_document(NewDocument(document_id, str(absolute), kind, digest, size), rows)
     return FileOutcome(shown, FileStatus.INGESTED, None, document_id, len(rows))

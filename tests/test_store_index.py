@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import NewChunk
+from index.store import NewChunk, NewDocument
 from rag.collection import INDEX_FILE, Collection
 
 
@@ -27,9 +27,9 @@ def _open(folder: Path) -> Collection:
 def test_replacing_a_document_swaps_all_its_chunks(tmp_path: Path) -> None:
     collection = _open(tmp_path)
     first = _chunks(3, seed=1)
-    collection.write_document("doc", "/a.txt", "text", "h1", 10, first)
+    collection.write_document(NewDocument("doc", "/a.txt", "text", "h1", 10), first)
     second = _chunks(2, seed=2)
-    collection.write_document("doc", "/a.txt", "text", "h2", 12, second)
+    collection.write_document(NewDocument("doc", "/a.txt", "text", "h2", 12), second)
 
     hits = collection.search(second[0].embedding, k=10)
     assert {record.text for record, _ in hits} == {"chunk 2-0", "chunk 2-1"}
@@ -40,8 +40,8 @@ def test_replacing_a_document_swaps_all_its_chunks(tmp_path: Path) -> None:
 
 def test_delete_removes_vectors_and_rows(tmp_path: Path) -> None:
     collection = _open(tmp_path)
-    collection.write_document("a", "/a.txt", "text", "h", 1, _chunks(2, seed=1))
-    collection.write_document("b", "/b.txt", "text", "h", 1, _chunks(2, seed=2))
+    collection.write_document(NewDocument("a", "/a.txt", "text", "h", 1), _chunks(2, seed=1))
+    collection.write_document(NewDocument("b", "/b.txt", "text", "h", 1), _chunks(2, seed=2))
     assert collection.delete_document("a") is True
     assert collection.delete_document("a") is False
     hits = collection.search(_chunks(1, seed=1)[0].embedding, k=10)
@@ -50,10 +50,10 @@ def test_delete_removes_vectors_and_rows(tmp_path: Path) -> None:
 
 def test_index_is_rebuilt_from_sqlite_when_it_is_stale(tmp_path: Path) -> None:
     collection = _open(tmp_path)
-    collection.write_document("a", "/a.txt", "text", "h", 1, _chunks(2, seed=1))
+    collection.write_document(NewDocument("a", "/a.txt", "text", "h", 1), _chunks(2, seed=1))
     collection.flush()
     # A write whose index was never saved: what a crash after the SQLite commit leaves behind.
-    collection.write_document("b", "/b.txt", "text", "h", 1, _chunks(2, seed=2))
+    collection.write_document(NewDocument("b", "/b.txt", "text", "h", 1), _chunks(2, seed=2))
     collection._store.close()  # no flush
 
     reopened = _open(tmp_path)
@@ -64,7 +64,7 @@ def test_index_is_rebuilt_from_sqlite_when_it_is_stale(tmp_path: Path) -> None:
 
 def test_unreadable_index_file_is_rebuilt(tmp_path: Path) -> None:
     collection = _open(tmp_path)
-    collection.write_document("a", "/a.txt", "text", "h", 1, _chunks(3, seed=1))
+    collection.write_document(NewDocument("a", "/a.txt", "text", "h", 1), _chunks(3, seed=1))
     collection.close()
     (tmp_path / INDEX_FILE).write_bytes(b"not a faiss index")
 
@@ -75,7 +75,7 @@ def test_unreadable_index_file_is_rebuilt(tmp_path: Path) -> None:
 def test_a_second_process_view_follows_new_writes(tmp_path: Path) -> None:
     reader = _open(tmp_path)
     writer = _open(tmp_path)
-    writer.write_document("a", "/a.txt", "text", "h", 1, _chunks(2, seed=1))
+    writer.write_document(NewDocument("a", "/a.txt", "text", "h", 1), _chunks(2, seed=1))
     writer.flush()
     hits = reader.search(_chunks(1, seed=1)[0].embedding, k=1)
     assert hits and hits[0][0].document_id == "a"
