@@ -273,26 +273,23 @@ class ChunkStore:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    def chunk_id_checksum(self) -> tuple[int, int]:
-        """(count, sum) of chunk ids: compared with the vector index to prove they agree."""
+    def chunk_ids(self) -> set[int]:
         with self._lock:
-            count, total = self._db.execute(
-                "SELECT count(*), coalesce(sum(id), 0) FROM chunks"
-            ).fetchone()
-        return int(count), int(total)
+            return {int(r[0]) for r in self._db.execute("SELECT id FROM chunks")}
 
-    def iter_embeddings(self, batch: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All (ids, vectors) in id order, a batch at a time, to rebuild the vector index."""
-        last = 0
-        while True:
+    def embeddings_for(
+        self, ids: Sequence[int], batch: int = 900
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of the given chunks, a batch at a time."""
+        for start in range(0, len(ids), batch):
+            part = [int(i) for i in ids[start : start + batch]]
+            marks = ",".join("?" * len(part))
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, batch),
+                    f"SELECT id, embedding FROM chunks WHERE id IN ({marks}) ORDER BY id", part
                 ).fetchall()
-            if not rows:
-                return
-            ids = np.array([r[0] for r in rows], dtype=np.int64)
-            vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            yield ids, vectors
-            last = int(ids[-1])
+            if rows:
+                yield (
+                    np.array([r[0] for r in rows], dtype=np.int64),
+                    np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
+                )

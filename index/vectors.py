@@ -24,7 +24,7 @@ class VectorIndex(Protocol):
         """(ids, scores) of the k best matches, best first; fewer when the index is smaller."""
         ...
 
-    def id_checksum(self) -> tuple[int, int]: ...
+    def ids(self) -> set[int]: ...
 
     def save(self, path: Path) -> None: ...
 
@@ -104,6 +104,12 @@ class FaissIndex:
         with self._lock:
             ids = faiss.vector_to_array(self._index.id_map)
         return len(ids), int(ids.sum()) if len(ids) else 0
+
+    def ids(self) -> set[int]:
+        import faiss
+
+        with self._lock:
+            return {int(i) for i in faiss.vector_to_array(self._index.id_map)}
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half of one."""

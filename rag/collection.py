@@ -10,20 +10,58 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
 from index.vectors import FaissIndex
-from rag.errors import InvalidRequest, RagError
+from rag.errors import CollectionBusy, InvalidRequest, RagError
 
 log = logging.getLogger(__name__)
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 STORE_FILE = "chunks.sqlite"
 INDEX_FILE = "vectors.faiss"
+LOCK_FILE = "write.lock"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Whether the saved FAISS index holds exactly one vector per chunk in SQLite."""
+
+    collection: str
+    documents: int
+    chunks: int
+    vectors: int
+    missing_vectors: int
+    orphan_vectors: int
+    index_readable: bool
+    repaired: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def consistent(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "consistent": self.consistent,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "vectors": self.vectors,
+            "missing_vectors": self.missing_vectors,
+            "orphan_vectors": self.orphan_vectors,
+            "index_readable": self.index_readable,
+            "repaired": self.repaired,
+            "problems": list(self.problems),
+        }
 
 
 def validate_name(name: str) -> str:
@@ -36,7 +74,13 @@ def validate_name(name: str) -> str:
 
 
 class Collection:
-    """A named set of documents searchable by vector."""
+    """A named set of documents searchable by vector.
+
+    The in-memory FAISS index is reconciled with SQLite by chunk id: on open, and whenever
+    another process has committed. Vectors SQLite has and the index lacks are added from SQLite;
+    vectors of chunks SQLite no longer has are removed. So the saved index may lag behind (it is
+    saved after each ingest, not after each delete) without ever giving a wrong answer.
+    """
 
     def __init__(self, name: str, folder: Path, embed_model: str, dimension: int) -> None:
         self.name = validate_name(name)
@@ -45,9 +89,11 @@ class Collection:
         self._check_model(embed_model, dimension)
         self._dimension = dimension
         self._lock = threading.RLock()
-        self._vectors = self._open_index()
-        self._seen_version = self._store.data_version()
+        self._write_mutex = threading.Lock()
         self._unsaved = False
+        self._vectors = self._load_index()
+        self._reconcile()
+        self._seen_version = self._store.data_version()
 
     def _check_model(self, embed_model: str, dimension: int) -> None:
         stored_dim = self._store.meta("dimension")
@@ -62,39 +108,113 @@ class Collection:
                 "or ingest into a new collection"
             )
 
-    def _open_index(self) -> FaissIndex:
+    def _load_index(self) -> FaissIndex:
         path = self.folder / INDEX_FILE
         if path.exists():
             try:
-                index = FaissIndex.load(path)
-                if index.id_checksum() == self._store.chunk_id_checksum():
-                    return index
-                log.warning(
-                    "index of collection %r is out of step with its store; rebuilding it", self.name
-                )
+                return FaissIndex.load(path)
             except RuntimeError as exc:
                 log.warning(
-                    "index of collection %r is unreadable (%s); rebuilding it", self.name, exc
+                    "index of collection %r is unreadable (%s); rebuilding it from the store",
+                    self.name,
+                    exc,
                 )
-        index = FaissIndex.create(self._dimension)
-        for ids, vectors in self._store.iter_embeddings():
-            index.add(ids, vectors)
-        index.save(path)
-        return index
+        return FaissIndex.create(self._dimension)
+
+    def _reconcile(self) -> None:
+        """Make the in-memory index hold exactly the vectors of the chunks in SQLite.
+
+        Nothing is saved here: a reader must not race a writer's save, and `rag check` must see
+        the file as a crash left it. The next write, or `check --repair`, saves.
+        """
+        with self._lock:
+            stored = self._store.chunk_ids()
+            present = self._vectors.ids()
+            orphans = present - stored
+            missing = stored - present
+            if orphans:
+                self._vectors.remove(np.array(sorted(orphans), dtype=np.int64))
+            for ids, vectors in self._store.embeddings_for(sorted(missing)):
+                self._vectors.add(ids, vectors)
+            if orphans or missing:
+                log.info(
+                    "collection %r: index reconciled with the store (+%d, -%d vectors)",
+                    self.name,
+                    len(missing),
+                    len(orphans),
+                )
+                self._unsaved = True
 
     def _follow_other_writers(self) -> None:
-        """Reload the index when another process has committed to this collection."""
+        """Catch up with what another process committed to this collection."""
         version = self._store.data_version()
         if version != self._seen_version:
-            self._vectors = self._open_index()
+            self._reconcile()
             self._seen_version = version
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Exclusive right to write: threads of this process wait, other processes are refused.
+
+        Two processes ingesting into one collection would each save a FAISS index missing the
+        other's vectors; the second gets a clear error instead.
+        """
+        with self._write_mutex:
+            lock = FileLock(self.folder / LOCK_FILE, timeout=0)
+            try:
+                lock.acquire()
+            except Timeout:
+                raise CollectionBusy(
+                    f"another process is writing to collection {self.name!r}; wait for it to "
+                    f"finish (lock: {self.folder / LOCK_FILE})"
+                ) from None
+            try:
+                self._follow_other_writers()
+                yield
+            finally:
+                lock.release()
+
+    def check(self, repair: bool = False) -> CheckReport:
+        """Compare the saved index file with SQLite; with `repair`, save a reconciled one."""
+        with self._lock:
+            chunk_ids = self._store.chunk_ids()
+            path = self.folder / INDEX_FILE
+            readable = True
+            try:
+                saved_ids = FaissIndex.load(path).ids() if path.exists() else set()
+            except RuntimeError:
+                readable, saved_ids = False, set()
+            missing = len(chunk_ids - saved_ids)
+            orphans = len(saved_ids - chunk_ids)
+            problems = []
+            if not readable:
+                problems.append(f"index file {path.name} is unreadable")
+            if missing:
+                problems.append(f"{missing} chunks have no vector in the saved index")
+            if orphans:
+                problems.append(f"{orphans} vectors in the saved index belong to no chunk")
+            if problems and repair:
+                self._reconcile()
+                self._unsaved = True
+                self.flush()
+            return CheckReport(
+                collection=self.name,
+                documents=len(self._store.documents()),
+                chunks=len(chunk_ids),
+                vectors=len(saved_ids),
+                missing_vectors=missing,
+                orphan_vectors=orphans,
+                index_readable=readable,
+                repaired=bool(problems and repair),
+                problems=problems,
+            )
 
     def close(self) -> None:
         self.flush()
         self._store.close()
 
     def flush(self) -> None:
-        """Persist the FAISS index; called after a batch of writes, not after each one."""
+        """Save the FAISS index if it changed; after each ingest, not after each document."""
         with self._lock:
             if self._unsaved:
                 self._vectors.save(self.folder / INDEX_FILE)
@@ -115,7 +235,6 @@ class Collection:
     def write_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> None:
         """Replace the document's chunks in SQLite, then in the in-memory index."""
         with self._lock:
-            self._follow_other_writers()
             change = self._store.replace_document(document, chunks)
             self._vectors.remove(np.array(change.removed_ids, dtype=np.int64))
             if chunks:
@@ -124,14 +243,13 @@ class Collection:
             self._unsaved = True
 
     def delete_document(self, document_id: str) -> bool:
+        """Milliseconds: one SQLite transaction and an in-memory removal, no index save."""
         with self._lock:
-            self._follow_other_writers()
             removed = self._store.delete_document(document_id)
             if removed is None:
                 return False
             self._vectors.remove(np.array(removed, dtype=np.int64))
             self._unsaved = True
-        self.flush()
         return True
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:

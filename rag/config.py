@@ -76,4 +76,10 @@ class Settings(BaseSettings):
         default=-1, description="Layers offloaded to a GPU when llama.cpp was built with CUDA."
     )
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
-    embed_batch_size: int = Field(default=64, ge=1)
+    embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
+    parse_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=0,
+        description="Processes that parse files in parallel with embedding (0: parse in-process). "
+        "Used for runs of 8 files or more.",
+    )

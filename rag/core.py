@@ -13,10 +13,16 @@ from pathlib import Path
 
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt, relevant_passages
-from rag.collection import Collection, validate_name
+from rag.collection import CheckReport, Collection, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
-from rag.ingestion import OnFile, ingest_paths
+from rag.ingestion import (
+    IngestOptions,
+    Progress,
+    ingest_paths,
+    ingest_records,
+    read_jsonl,
+)
 from rag.llm import Generator, LlamaCppGenerator, SamplingOptions
 from rag.model_paths import default_embed_model, default_llm_model
 from rag.retrieve import check_query, search
@@ -144,22 +150,63 @@ class RAG:
 
     # -- documents ------------------------------------------------------------------------
 
+    def _ingest_options(self, prune: bool = False) -> IngestOptions:
+        s = self.settings
+        return IngestOptions(
+            chunk_tokens=s.chunk_tokens,
+            max_file_bytes=int(s.max_file_mb * 1e6),
+            parse_workers=s.parse_workers,
+            prune=prune,
+        )
+
     def ingest(
         self,
         paths: Iterable[str | Path],
         collection: str | None = None,
-        on_file: OnFile | None = None,
+        progress: Progress | None = None,
+        prune: bool = False,
     ) -> IngestReport:
-        """Add files and folders (recursively). Unchanged files are skipped; bad ones reported."""
+        """Add files and folders (recursively). Unchanged files are skipped; bad ones reported.
+
+        With `prune`, documents under `paths` whose files are gone are deleted.
+        """
         target = self.collection(collection, create=True)
-        return ingest_paths(
-            target,
-            self.embedder,
-            [Path(p).expanduser() for p in paths],
-            chunk_tokens=self.settings.chunk_tokens,
-            max_file_bytes=int(self.settings.max_file_mb * 1e6),
-            on_file=on_file,
-        )
+        with target.writing():
+            try:
+                return ingest_paths(
+                    target,
+                    self.embedder,
+                    [Path(p).expanduser() for p in paths],
+                    self._ingest_options(prune),
+                    progress,
+                )
+            finally:
+                target.flush()
+
+    def ingest_jsonl(
+        self, path: str | Path, collection: str | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        """Bulk-load records, one `{"id", "text", "metadata"}` JSON object per line."""
+        target = self.collection(collection, create=True)
+        with target.writing():
+            try:
+                return ingest_records(
+                    target,
+                    self.embedder,
+                    read_jsonl(Path(path).expanduser()),
+                    self._ingest_options(),
+                    progress,
+                )
+            finally:
+                target.flush()
+
+    def check(self, collection: str | None = None, repair: bool = False) -> CheckReport:
+        """Verify that the saved vector index holds exactly the chunks SQLite holds."""
+        target = self.collection(collection)
+        if not repair:
+            return target.check()
+        with target.writing():
+            return target.check(repair=True)
 
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
         return [
@@ -170,8 +217,10 @@ class RAG:
         ]
 
     def delete_document(self, document_id: str, collection: str | None = None) -> None:
-        if not self.collection(collection).delete_document(document_id):
-            raise DocumentNotFound(f"no document with id {document_id!r}")
+        target = self.collection(collection)
+        with target.writing():
+            if not target.delete_document(document_id):
+                raise DocumentNotFound(f"no document with id {document_id!r}")
 
     # -- questions ------------------------------------------------------------------------
 

@@ -1,29 +1,63 @@
-"""Ingest files into a collection: hash, skip unchanged, parse, chunk, embed, commit.
+"""Ingest files or records into a collection: plan, parse in parallel, embed in batches, commit.
 
-Each file is committed on its own, so a failure or an interruption loses only the file in hand.
-A file that cannot be ingested is reported with its reason and the run goes on.
+The flow, with memory bounded however large the corpus:
+
+    paths -> plan (hash; skip unchanged) -> parse+chunk in worker processes (bounded in flight)
+          -> embedding buffer (length-sorted batches) -> one SQLite transaction per document
+
+Each document is committed on its own, so a failure or a kill loses only documents in flight. A
+file that cannot be ingested is reported with its reason and the run goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from index.store import NewChunk, NewDocument
-from ingest.chunk import chunk_elements
 from ingest.discover import iter_files
 from ingest.embed import Embedder
-from ingest.errors import IngestError, UnreadableFile, UnsupportedFormat
-from ingest.parse import file_kind, parse_file
+from ingest.errors import UnsupportedFormat
+from ingest.parse import file_kind
+from ingest.prepare import DocumentTask, PreparedDocument, prepare
 from rag.collection import Collection
+from rag.errors import InvalidRequest
+from rag.parallel import ParseExecutor
 from rag.types import FileOutcome, FileStatus, IngestReport
 
-OnFile = Callable[[FileOutcome], None]
-
 # Save the FAISS index at least this often during a long run, so a crash costs a short rebuild.
-_FLUSH_SECONDS = 30.0
+_FLUSH_SECONDS = 60.0
+
+
+class Progress(Protocol):
+    """What a long ingest reports as it goes (the CLI draws a bar or prints lines)."""
+
+    def start(self, total: int) -> None: ...
+
+    def file_done(self, outcome: FileOutcome) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    chunk_tokens: int
+    max_file_bytes: int
+    parse_workers: int
+    embed_batch_chunks: int = 2048
+    prune: bool = False
 
 
 def document_id_for(path: Path) -> str:
@@ -39,31 +73,157 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _Committer:
+    """Collects prepared documents and embeds them in large batches, then commits each one.
+
+    sentence-transformers sorts each `encode` call by length, so one call over thousands of
+    chunks pads far less than one call per document (padding is the main CPU cost).
+    """
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: Embedder,
+        batch_chunks: int,
+        report: list[FileOutcome],
+        progress: Progress,
+    ) -> None:
+        self._collection = collection
+        self._embedder = embedder
+        self._batch_chunks = batch_chunks
+        self._report = report
+        self._progress = progress
+        self._pending: list[PreparedDocument] = []
+        self._pending_chunks = 0
+        self._last_flush = time.monotonic()
+
+    def outcome(self, outcome: FileOutcome) -> None:
+        self._report.append(outcome)
+        self._progress.file_done(outcome)
+
+    def add(self, prepared: PreparedDocument) -> None:
+        if prepared.error is not None:
+            self.outcome(FileOutcome(prepared.task.path, FileStatus.FAILED, prepared.error))
+            return
+        self._pending.append(prepared)
+        self._pending_chunks += len(prepared.chunks)
+        if self._pending_chunks >= self._batch_chunks:
+            self.drain()
+
+    def drain(self) -> None:
+        if not self._pending:
+            return
+        texts = [chunk.text for doc in self._pending for chunk in doc.chunks]
+        vectors = self._embedder.embed(texts)
+        offset = 0
+        for doc in self._pending:
+            task = doc.task
+            rows = []
+            for chunk in doc.chunks:
+                rows.append(
+                    NewChunk(
+                        chunk.ordinal,
+                        chunk.text,
+                        chunk.page,
+                        chunk.section,
+                        chunk.element_types,
+                        chunk.token_count,
+                        vectors[offset],
+                    )
+                )
+                offset += 1
+            self._collection.write_document(
+                NewDocument(
+                    task.document_id,
+                    task.path,
+                    task.file_type,
+                    task.content_hash,
+                    task.size_bytes,
+                    task.metadata,
+                ),
+                rows,
+            )
+            self.outcome(
+                FileOutcome(task.path, FileStatus.INGESTED, None, task.document_id, len(rows))
+            )
+        self._pending, self._pending_chunks = [], 0
+        if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
+            self._collection.flush()
+            self._last_flush = time.monotonic()
+
+
 def ingest_paths(
     collection: Collection,
     embedder: Embedder,
     paths: Iterable[Path],
-    *,
-    chunk_tokens: int,
-    max_file_bytes: int,
-    on_file: OnFile | None = None,
+    options: IngestOptions,
+    progress: Progress | None = None,
 ) -> IngestReport:
     started = time.monotonic()
-    max_tokens = min(chunk_tokens, embedder.max_tokens)
+    tracker = progress or _NoProgress()
+    candidates = list(_candidates(paths))
+    tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
-    last_flush = started
-    try:
-        for path, named in _candidates(paths):
-            outcome = ingest_file(collection, embedder, path, named, max_tokens, max_file_bytes)
-            outcomes.append(outcome)
-            if on_file is not None:
-                on_file(outcome)
-            if time.monotonic() - last_flush > _FLUSH_SECONDS:
-                collection.flush()
-                last_flush = time.monotonic()
-    finally:
-        collection.flush()
+    committer = _Committer(collection, embedder, options.embed_batch_chunks, outcomes, tracker)
+    max_tokens = min(options.chunk_tokens, embedder.max_tokens)
+    planned = (
+        _plan_file(collection, path, named, max_tokens, embedder.name, options)
+        for path, named in candidates
+    )
+    _run(planned, committer, options.parse_workers, parallel=len(candidates) >= 8)
+    if options.prune:
+        _prune(collection, [Path(p).expanduser().resolve() for p in paths], committer)
     return IngestReport(collection.name, outcomes, time.monotonic() - started)
+
+
+def ingest_records(
+    collection: Collection,
+    embedder: Embedder,
+    records: Iterable[tuple[int, bytes]],
+    options: IngestOptions,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest `{"id", "text", "metadata"}` JSON lines; `records` yields (line number, line)."""
+    started = time.monotonic()
+    tracker = progress or _NoProgress()
+    tracker.start(0)
+    outcomes: list[FileOutcome] = []
+    committer = _Committer(collection, embedder, options.embed_batch_chunks, outcomes, tracker)
+    max_tokens = min(options.chunk_tokens, embedder.max_tokens)
+    planned = (
+        _plan_record(collection, number, line, max_tokens, embedder.name)
+        for number, line in records
+    )
+    _run(planned, committer, 0, parallel=False)
+    return IngestReport(collection.name, outcomes, time.monotonic() - started)
+
+
+def _run(
+    planned: Iterator[DocumentTask | FileOutcome],
+    committer: _Committer,
+    workers: int,
+    parallel: bool,
+) -> None:
+    """Feed tasks to parse workers, a bounded number in flight, and commit results in order."""
+    with ParseExecutor(workers if parallel else 0) as executor:
+        in_flight: list[Future[PreparedDocument]] = []
+        try:
+            for item in planned:
+                if isinstance(item, FileOutcome):
+                    committer.outcome(item)
+                    continue
+                in_flight.append(executor.submit(prepare, item))
+                while len(in_flight) > executor.max_in_flight:
+                    committer.add(in_flight.pop(0).result())
+            for future in in_flight:
+                committer.add(future.result())
+            in_flight.clear()
+            committer.drain()
+        finally:
+            # On an interrupt, documents still in flight are dropped, not half-written: the next
+            # run finds them not yet ingested and does them again.
+            for future in in_flight:
+                future.cancel()
 
 
 def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -73,14 +233,15 @@ def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
             yield found, found == path
 
 
-def ingest_file(
+def _plan_file(
     collection: Collection,
-    embedder: Embedder,
     path: Path,
     named: bool,
     max_tokens: int,
-    max_file_bytes: int,
-) -> FileOutcome:
+    tokenizer: str,
+    options: IngestOptions,
+) -> DocumentTask | FileOutcome:
+    """What to do with one file: a task to parse it, or its final outcome already."""
     shown = str(path)
     try:
         absolute = path.resolve(strict=True)
@@ -89,35 +250,92 @@ def ingest_file(
     try:
         kind = file_kind(absolute)
     except UnsupportedFormat as exc:
-        status = FileStatus.FAILED if named else FileStatus.SKIPPED
-        return FileOutcome(shown, status, str(exc))
+        return FileOutcome(shown, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
     try:
         size = absolute.stat().st_size
-        if size > max_file_bytes:
+        if size > options.max_file_bytes:
             return FileOutcome(
                 shown,
                 FileStatus.FAILED,
-                f"file is {size / 1e6:.1f} MB, over the {max_file_bytes / 1e6:.0f} MB limit "
-                "(RAG_MAX_FILE_MB)",
+                f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB "
+                "limit (RAG_MAX_FILE_MB)",
             )
         digest = content_hash(absolute)
     except OSError as exc:
-        return FileOutcome(shown, FileStatus.FAILED, str(UnreadableFile(exc.strerror or str(exc))))
+        return FileOutcome(shown, FileStatus.FAILED, f"cannot read file: {exc.strerror or exc}")
 
-    document_id = document_id_for(absolute)
     existing = collection.document_by_path(str(absolute))
     if existing is not None and existing.content_hash == digest:
-        return FileOutcome(shown, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
+        return FileOutcome(str(absolute), FileStatus.UNCHANGED, None, existing.id, existing.chunks)
+    return DocumentTask(
+        document_id_for(absolute), str(absolute), kind, digest, size, max_tokens, tokenizer
+    )
 
+
+def _plan_record(
+    collection: Collection, number: int, line: bytes, max_tokens: int, tokenizer: str
+) -> DocumentTask | FileOutcome:
+    where = f"line {number}"
     try:
-        elements = parse_file(absolute)
-    except IngestError as exc:
-        return FileOutcome(shown, FileStatus.FAILED, str(exc))
-    chunks = chunk_elements(elements, embedder.count_tokens, max_tokens)
-    vectors = embedder.embed([c.text for c in chunks])
-    rows = [
-        NewChunk(c.ordinal, c.text, c.page, c.section, c.element_types, c.token_count, vector)
-        for c, vector in zip(chunks, vectors, strict=True)
-    ]
-    collection.write_document(NewDocument(document_id, str(absolute), kind, digest, size), rows)
-    return FileOutcome(shown, FileStatus.INGESTED, None, document_id, len(rows))
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return FileOutcome(where, FileStatus.FAILED, "not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        return FileOutcome(where, FileStatus.FAILED, f"not valid JSON: {exc.msg}")
+    if not isinstance(record, dict):
+        return FileOutcome(where, FileStatus.FAILED, "expected a JSON object")
+    record_id, text = record.get("id"), record.get("text")
+    metadata: Any = record.get("metadata") or {}
+    if not isinstance(record_id, (str, int)) or str(record_id) == "":
+        return FileOutcome(where, FileStatus.FAILED, 'missing "id" (a string)')
+    if not isinstance(text, str) or not text.strip():
+        return FileOutcome(
+            f"{where} (id {record_id})", FileStatus.FAILED, 'missing or empty "text"'
+        )
+    if not isinstance(metadata, dict):
+        return FileOutcome(
+            f"{where} (id {record_id})", FileStatus.FAILED, '"metadata" must be an object'
+        )
+    path = f"record:{record_id}"
+    digest = hashlib.sha256(
+        json.dumps([text, metadata], sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+    existing = collection.document_by_path(path)
+    if existing is not None and existing.content_hash == digest:
+        return FileOutcome(path, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
+    document_id = hashlib.sha256(path.encode()).hexdigest()[:16]
+    return DocumentTask(
+        document_id,
+        path,
+        "record",
+        digest,
+        len(text.encode()),
+        max_tokens,
+        tokenizer,
+        text=text,
+        metadata=metadata,
+    )
+
+
+def _prune(collection: Collection, roots: list[Path], committer: _Committer) -> None:
+    """Delete documents under the given paths whose files no longer exist."""
+    for document in collection.documents():
+        if document.file_type == "record":
+            continue
+        path = Path(document.path)
+        under_root = any(path == root or path.is_relative_to(root) for root in roots)
+        if under_root and not path.exists():
+            collection.delete_document(document.id)
+            committer.outcome(
+                FileOutcome(document.path, FileStatus.PRUNED, "file is gone", document.id, 0)
+            )
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines of a JSONL file with their 1-based numbers, streamed."""
+    if not path.is_file():
+        raise InvalidRequest(f"cannot read {path}: not a file")
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line

@@ -63,6 +63,7 @@ class FileStatus(StrEnum):
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
     FAILED = "failed"
+    PRUNED = "pruned"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class IngestReport:
             "unchanged": self.count(FileStatus.UNCHANGED),
             "skipped": self.count(FileStatus.SKIPPED),
             "failed": self.count(FileStatus.FAILED),
+            "pruned": self.count(FileStatus.PRUNED),
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "files": [f.to_dict() for f in self.files],

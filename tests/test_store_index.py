@@ -59,7 +59,7 @@ def test_index_is_rebuilt_from_sqlite_when_it_is_stale(tmp_path: Path) -> None:
     reopened = _open(tmp_path)
     probe = _chunks(1, seed=2)[0].embedding
     assert reopened.search(probe, k=1)[0][0].document_id == "b"
-    assert reopened._vectors.id_checksum() == reopened._store.chunk_id_checksum()
+    assert reopened._vectors.ids() == reopened._store.chunk_ids()
 
 
 def test_unreadable_index_file_is_rebuilt(tmp_path: Path) -> None:
