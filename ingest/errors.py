@@ -17,5 +17,9 @@ class CorruptDocument(IngestError):
     """The parser failed on the file's contents."""
 
 
+class EncryptedDocument(IngestError):
+    """The file is password-protected."""
+
+
 class UnreadableFile(IngestError):
     """The file could not be read at all (permissions, vanished, a directory)."""

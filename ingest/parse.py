@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import CorruptDocument, EmptyDocument, UnreadableFile, UnsupportedFormat
+from ingest.errors import (
+    CorruptDocument,
+    EmptyDocument,
+    EncryptedDocument,
+    UnreadableFile,
+    UnsupportedFormat,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,14 @@ class Element:
     category: str
     page: int | None
     section: str | None
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file's elements, and notes worth telling the user (how a legacy encoding was read)."""
+
+    elements: list[Element]
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ def file_kind(path: Path) -> str:
     return partitioner.kind
 
 
-def parse_file(path: Path) -> list[Element]:
+def parse_file(path: Path) -> ParsedFile:
     """Parse a file into elements, or raise an IngestError that says why not."""
     partitioner = _PARTITIONERS.get(path.suffix.lower())
     if partitioner is None:
@@ -87,10 +101,16 @@ def parse_file(path: Path) -> list[Element]:
     if not os.access(path, os.R_OK):
         raise UnreadableFile("permission denied")
 
-    _check_signature(path, partitioner.kind)
+    _check_container(path, partitioner.kind)
+    options = dict(partitioner.options)
+    notes: list[str] = []
+    if partitioner.kind in _TEXT_KINDS:
+        encoding, note = detect_encoding(path)
+        options["encoding"] = encoding
+        notes += [note] if note else []
     partition = _load_partitioner(partitioner)
     try:
-        raw = partition(filename=str(path), **dict(partitioner.options))
+        raw = partition(filename=str(path), **options)
     except PermissionError as exc:
         raise UnreadableFile("permission denied") from exc
     except Exception as exc:  # unstructured raises many types; each means "bad file"
@@ -99,31 +119,130 @@ def parse_file(path: Path) -> list[Element]:
 
     elements = _to_elements(raw)
     if not elements:
-        hint = " (a scanned PDF without a text layer?)" if partitioner.kind == "pdf" else ""
-        raise EmptyDocument(f"no text found{hint}")
-    return elements
+        if partitioner.kind == "pdf":
+            _diagnose_empty_pdf(path)
+        raise EmptyDocument("no text found")
+    return ParsedFile(elements, notes)
 
 
 _ZIP_KINDS = {"docx", "pptx", "xlsx"}
+_TEXT_KINDS = {"text", "markdown", "csv", "html"}
+# A zip container that expands past this is refused: parsers would inflate it into memory.
+_MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
+_MAX_ZIP_RATIO = 200
 
 
-def _check_signature(path: Path, kind: str) -> None:
-    """Reject files whose bytes cannot be the format their name claims.
+def _check_container(path: Path, kind: str) -> None:
+    """Reject files whose bytes cannot be the format their name claims, or that are traps.
 
-    unstructured returns no elements, rather than an error, for some of these, which would read
-    as "empty" when the truth is "not a PDF at all".
+    unstructured returns no elements, rather than an error, for several of these, which would
+    read as "empty" when the truth is "not a PDF at all" or "password-protected".
     """
     try:
         with open(path, "rb") as handle:
             head = handle.read(1024)
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
-    if kind == "pdf" and b"%PDF-" not in head:
-        raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
-    if kind in _ZIP_KINDS and not zipfile.is_zipfile(path):
+    if kind == "pdf":
+        if b"%PDF-" not in head:
+            raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
+        _check_pdf_encryption(path)
+    if kind in _ZIP_KINDS:
+        _check_zip(path, kind)
+
+
+def _check_zip(path: Path, kind: str) -> None:
+    if not zipfile.is_zipfile(path):
         raise CorruptDocument(
             f"not a {kind.upper()} file (not a zip container): damaged or misnamed file"
         )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptDocument(f"damaged {kind.upper()} file: {exc}") from exc
+    compressed = max(path.stat().st_size, 1)
+    if expanded > _MAX_UNZIPPED_BYTES or (
+        expanded > 50 * 1024 * 1024 and expanded / compressed > _MAX_ZIP_RATIO
+    ):
+        raise CorruptDocument(
+            f"refused: expands to {expanded / 1e6:.0f} MB from {compressed / 1e6:.1f} MB "
+            "(a zip bomb?)"
+        )
+
+
+def _check_pdf_encryption(path: Path) -> None:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedDocument(
+                "PDF is password-protected: remove the password and ingest it again"
+            )
+    except PdfReadError:
+        return  # damage is diagnosed after parsing, when it leaves no text
+
+
+def _diagnose_empty_pdf(path: Path) -> None:
+    """Say why a PDF gave no text: damaged, or no text layer (scanned)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        pages = len(PdfReader(path, strict=True).pages)
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise CorruptDocument(f"damaged PDF ({exc}): repair or re-export it") from exc
+    raise EmptyDocument(
+        f"no text layer in {pages} page(s): a scanned PDF? OCR it first (e.g. ocrmypdf)"
+    )
+
+
+def detect_encoding(path: Path) -> tuple[str, str | None]:
+    """The text encoding of a file, and a note when it is not UTF-8.
+
+    Short legacy texts are ambiguous between Western code pages; charset detection often picks
+    Central European cp1250 for what is far more often Western cp1252, so cp1252 wins when it
+    decodes the bytes cleanly and the guess is another single-byte Latin page.
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"), None
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    guess = best.encoding if best is not None else "cp1252"
+    if guess in _LATIN_CODEPAGES:
+        try:
+            data.decode("cp1252")
+            guess = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return guess, f"not UTF-8; read as {guess}"
+
+
+_LATIN_CODEPAGES = {
+    "cp1250",
+    "cp1252",
+    "cp1257",
+    "latin_1",
+    "iso8859_2",
+    "iso8859_3",
+    "iso8859_4",
+    "iso8859_9",
+    "iso8859_10",
+    "iso8859_13",
+    "iso8859_14",
+    "iso8859_15",
+    "iso8859_16",
+    "mac_latin2",
+    "mac_roman",
+}
 
 
 def _to_elements(raw: list[Any]) -> list[Element]:

@@ -36,12 +36,18 @@ class PreparedDocument:
     task: DocumentTask
     chunks: list[Chunk]
     error: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def prepare(task: DocumentTask) -> PreparedDocument:
     """Parse (or take the given text) and chunk; errors come back as values, never raised."""
+    notes: list[str] = []
     try:
-        elements = _record_elements(task) if task.text is not None else parse_file(Path(task.path))
+        if task.text is not None:
+            elements = _record_elements(task)
+        else:
+            parsed = parse_file(Path(task.path))
+            elements, notes = parsed.elements, parsed.notes
     except IngestError as exc:
         return PreparedDocument(task, [], str(exc))
     except Exception as exc:  # a parser bug must not take the whole run down
@@ -49,7 +55,7 @@ def prepare(task: DocumentTask) -> PreparedDocument:
     chunks = chunk_elements(elements, token_counter(task.tokenizer), task.max_tokens)
     if not chunks:
         return PreparedDocument(task, [], "no text found")
-    return PreparedDocument(task, chunks)
+    return PreparedDocument(task, chunks, notes=tuple(notes))
 
 
 def _record_elements(task: DocumentTask) -> list[Element]:

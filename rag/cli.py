@@ -121,8 +121,9 @@ class _Progress:
         self._done += 1
         self._chunks += outcome.chunks if outcome.status == FileStatus.INGESTED else 0
         self._failed += outcome.status == FileStatus.FAILED
-        if outcome.status in (FileStatus.FAILED, FileStatus.SKIPPED, FileStatus.PRUNED):
-            line = f"{outcome.status}: {outcome.path}: {outcome.reason}"
+        if outcome.reason and outcome.status != FileStatus.UNCHANGED:
+            label = "note" if outcome.status == FileStatus.INGESTED else str(outcome.status)
+            line = f"{label}: {outcome.path}: {outcome.reason}"
             if self._bar is not None:
                 self._bar.write(line, file=sys.stderr)
             else:

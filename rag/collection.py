@@ -90,7 +90,8 @@ class Collection:
         self._dimension = dimension
         self._lock = threading.RLock()
         self._write_mutex = threading.Lock()
-        self._unsaved = False
+        self._unsaved = False  # this process changed the index since the last save
+        self._disk_behind = False  # the saved file lags SQLite (another writer crashed, say)
         self._vectors = self._load_index()
         self._reconcile()
         self._seen_version = self._store.data_version()
@@ -143,7 +144,7 @@ class Collection:
                     len(missing),
                     len(orphans),
                 )
-                self._unsaved = True
+                self._disk_behind = True
 
     def _follow_other_writers(self) -> None:
         """Catch up with what another process committed to this collection."""
@@ -195,7 +196,7 @@ class Collection:
                 problems.append(f"{orphans} vectors in the saved index belong to no chunk")
             if problems and repair:
                 self._reconcile()
-                self._unsaved = True
+                self._disk_behind = True
                 self.flush()
             return CheckReport(
                 collection=self.name,
@@ -210,15 +211,17 @@ class Collection:
             )
 
     def close(self) -> None:
-        self.flush()
+        """Save what this process wrote; a read-only session never writes the index file."""
+        if self._unsaved:
+            self.flush()
         self._store.close()
 
     def flush(self) -> None:
-        """Save the FAISS index if it changed; after each ingest, not after each document."""
+        """Save the FAISS index if it differs from the file; after each ingest, not each write."""
         with self._lock:
-            if self._unsaved:
+            if self._unsaved or self._disk_behind:
                 self._vectors.save(self.folder / INDEX_FILE)
-                self._unsaved = False
+                self._unsaved = self._disk_behind = False
 
     def document_by_path(self, path: str) -> DocumentRecord | None:
         return self._store.document_by_path(path)

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     )
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
+    ingest_batch_chunks: int = Field(
+        default=1024,
+        ge=1,
+        description="Chunks embedded together during ingest: larger batches pad less (they are "
+        "sorted by length) but commit less often.",
+    )
     parse_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=0,

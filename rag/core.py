@@ -156,6 +156,7 @@ class RAG:
             chunk_tokens=s.chunk_tokens,
             max_file_bytes=int(s.max_file_mb * 1e6),
             parse_workers=s.parse_workers,
+            embed_batch_chunks=s.ingest_batch_chunks,
             prune=prune,
         )
 

@@ -143,8 +143,9 @@ class _Committer:
                 ),
                 rows,
             )
+            note = "; ".join(doc.notes) or None
             self.outcome(
-                FileOutcome(task.path, FileStatus.INGESTED, None, task.document_id, len(rows))
+                FileOutcome(task.path, FileStatus.INGESTED, note, task.document_id, len(rows))
             )
         self._pending, self._pending_chunks = [], 0
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:

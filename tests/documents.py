@@ -109,3 +109,48 @@ def write_mixed_folder(folder: Path) -> Path:
     write_html(folder / "faq.html")
     write_two_page_pdf(folder / "report.pdf")
     return folder
+
+
+def write_encrypted_pdf(path: Path, source: Path, user_password: str = "secret") -> Path:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=str(source))
+    writer.encrypt(user_password=user_password, owner_password="owner")
+    writer.write(str(path))
+    return path
+
+
+def write_truncated_pdf(path: Path, source: Path) -> Path:
+    data = source.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def write_image_only_pdf(path: Path) -> Path:
+    """A page with drawings and no text layer, like a scan."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    pdf.output(str(path))
+    return path
+
+
+def write_zip_bomb_docx(path: Path, expanded_mb: int = 600) -> Path:
+    """A real DOCX plus one entry of zeros that inflates to `expanded_mb` MB."""
+    import zipfile
+
+    base = write_docx(path.with_name("base-" + path.name))
+    with (
+        zipfile.ZipFile(base) as src,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for item in src.infolist():
+            dst.writestr(item, src.read(item.filename))
+        with dst.open("word/media/filler.bin", "w") as filler:
+            block = b"\0" * (1 << 20)
+            for _ in range(expanded_mb):
+                filler.write(block)
+    base.unlink()
+    return path

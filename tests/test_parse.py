@@ -24,25 +24,25 @@ from tests import documents
     ],
 )
 def test_each_format_yields_its_text(tmp_path: Path, name: str, writer, expected: str) -> None:
-    elements = parse_file(writer(tmp_path / name))
+    elements = parse_file(writer(tmp_path / name)).elements
     assert any(expected in e.text for e in elements)
 
 
 def test_text_and_csv(tmp_path: Path) -> None:
     txt, csv = documents.write_text_files(tmp_path)
-    assert "two o'clock" in " ".join(e.text for e in parse_file(txt))
-    assert "helmet" in " ".join(e.text for e in parse_file(csv))
+    assert "two o'clock" in " ".join(e.text for e in parse_file(txt).elements)
+    assert "helmet" in " ".join(e.text for e in parse_file(csv).elements)
 
 
 def test_pdf_keeps_page_numbers(tmp_path: Path) -> None:
-    elements = parse_file(documents.write_two_page_pdf(tmp_path / "report.pdf"))
+    elements = parse_file(documents.write_two_page_pdf(tmp_path / "report.pdf")).elements
     pages = {e.page for e in elements if "PURPLE-42" in e.text}
     assert pages == {2}
     assert {e.page for e in elements} == {1, 2}
 
 
 def test_markdown_sections_follow_headings(tmp_path: Path) -> None:
-    elements = parse_file(documents.write_markdown(tmp_path / "handbook.md"))
+    elements = parse_file(documents.write_markdown(tmp_path / "handbook.md")).elements
     holiday = next(e for e in elements if "25 days" in e.text)
     assert holiday.section == "Holidays"
 

@@ -1,0 +1,130 @@
+"""Ingestion throughput against the raw embedding speed it is bounded by.
+
+    python -m benchmarks.ingest                 # SciFact as JSONL records (5,183 abstracts)
+    python -m benchmarks.ingest --files 500     # the first 500 abstracts as Markdown files
+    python -m benchmarks.ingest --limit 1000 --json
+
+It ingests the corpus into a throwaway collection, then, in the same run, times the raw
+`SentenceTransformer.encode` of exactly the chunk texts the ingest produced (same model, batch size
+and threads). The ratio raw-encode time / ingest time says how much of the ingest is the
+unavoidable embedding work; the target is >= 0.85.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rag import RAG, Settings
+from rag.collection import STORE_FILE
+
+DEFAULT_CORPUS = (
+    Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact" / "corpus.jsonl"
+)
+
+
+def write_records(corpus: Path, target: Path, limit: int | None) -> int:
+    """SciFact's BEIR corpus as our JSONL records: {"id", "text", "metadata": {"title"}}."""
+    count = 0
+    with open(corpus, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as out:
+        for line in src:
+            if limit is not None and count >= limit:
+                break
+            row = json.loads(line)
+            record = {"id": row["_id"], "text": row["text"], "metadata": {"title": row["title"]}}
+            out.write(json.dumps(record) + "\n")
+            count += 1
+    return count
+
+
+def write_files(corpus: Path, folder: Path, limit: int) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open(corpus, encoding="utf-8") as src:
+        for line in src:
+            if count >= limit:
+                break
+            row = json.loads(line)
+            (folder / f"{row['_id']}.md").write_text(f"# {row['title']}\n\n{row['text']}\n")
+            count += 1
+    return count
+
+
+def chunk_texts(home: Path, collection: str) -> list[str]:
+    db = sqlite3.connect(home / "collections" / collection / STORE_FILE)
+    try:
+        return [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
+    finally:
+        db.close()
+
+
+def run(corpus: Path, limit: int | None, files: int | None, batch_size: int) -> dict[str, Any]:
+    from sentence_transformers import SentenceTransformer
+
+    with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp:
+        home = Path(tmp) / "home"
+        settings = Settings(home=home, embed_batch_size=batch_size)
+        with RAG(settings=settings) as rag:
+            rag.warm_up(llm=False)  # model load is not ingest work
+            if files:
+                docs = write_files(corpus, Path(tmp) / "files", files)
+                started = time.perf_counter()
+                report = rag.ingest([Path(tmp) / "files"], collection="bench")
+            else:
+                source = Path(tmp) / "records.jsonl"
+                docs = write_records(corpus, source, limit)
+                started = time.perf_counter()
+                report = rag.ingest_jsonl(source, collection="bench")
+            ingest_s = time.perf_counter() - started
+            model_path = rag.embedder.name
+        texts = chunk_texts(home, "bench")
+
+    model = SentenceTransformer(model_path, device=None)
+    model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the ingest had
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    encode_s = time.perf_counter() - started
+
+    return {
+        "mode": "files" if files else "jsonl",
+        "documents": docs,
+        "ingested": report.to_dict()["ingested"],
+        "failed": report.to_dict()["failed"],
+        "chunks": len(texts),
+        "ingest_s": round(ingest_s, 2),
+        "raw_encode_s": round(encode_s, 2),
+        "docs_per_s": round(docs / ingest_s, 1),
+        "chunks_per_s": round(len(texts) / ingest_s, 1),
+        "raw_encode_chunks_per_s": round(len(texts) / encode_s, 1),
+        "ratio_raw_encode_over_ingest": round(encode_s / ingest_s, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--limit", type=int, default=None, help="Only the first N records.")
+    parser.add_argument(
+        "--files",
+        type=int,
+        default=None,
+        help="Ingest the first N abstracts as Markdown files instead.",
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.corpus, args.limit, args.files, args.batch_size)
+    if args.json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key:32s} {value}")
+
+
+if __name__ == "__main__":
+    main()
