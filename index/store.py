@@ -277,6 +277,14 @@ class ChunkStore:
         with self._lock:
             return {int(r[0]) for r in self._db.execute("SELECT id FROM chunks")}
 
+    def sample_embeddings(self, limit: int) -> np.ndarray:
+        """Up to `limit` vectors drawn at random: training data for an approximate index."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT embedding FROM chunks ORDER BY random() LIMIT ?", (limit,)
+            ).fetchall()
+        return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+
     def embeddings_for(
         self, ids: Sequence[int], batch: int = 900
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -29,24 +30,60 @@ class VectorIndex(Protocol):
     def save(self, path: Path) -> None: ...
 
 
-class FaissIndex:
-    """An exact inner-product FAISS index with stable ids (IndexIDMap2 over IndexFlatIP).
+def ivf_list_count(vectors: int) -> int:
+    """Inverted lists for an IVF index over `vectors` vectors (FAISS's 4*sqrt(n) rule of thumb).
 
+    >>> ivf_list_count(200_000)
+    1788
+    """
+    return max(1, int(4 * math.sqrt(vectors)))
+
+
+class FaissIndex:
+    """Inner-product FAISS search keyed by stable chunk ids.
+
+    Two kinds: exact (`IndexIDMap2` over `IndexFlatIP`), for collections up to a few hundred
+    thousand chunks; and approximate (`IndexIVFFlat`, ids stored in its lists, `nprobe` lists
+    searched), for larger ones. Both remove by id, so deleting a document never rebuilds.
     Searches run on a GPU copy when faiss-gpu sees a GPU; the CPU index stays the one that is
     changed and saved, and the GPU copy is refreshed after a change.
     """
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, nprobe: int | None = None) -> None:
         self._index = index
         self._lock = threading.RLock()
         self._gpu_index: Any = None
         self._gpu_stale = True
+        if nprobe is not None and self.is_ivf:
+            self.set_nprobe(nprobe)
 
     @classmethod
     def create(cls, dimension: int) -> FaissIndex:
         import faiss
 
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)))
+
+    @classmethod
+    def create_ivf(cls, training: np.ndarray, lists: int, nprobe: int) -> FaissIndex:
+        """An empty IVF index whose coarse centroids are trained on `training` vectors."""
+        import faiss
+
+        dimension = training.shape[1]
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        index.train(np.ascontiguousarray(training, dtype=np.float32))
+        return cls(index, nprobe)
+
+    @property
+    def is_ivf(self) -> bool:
+        import faiss
+
+        return isinstance(self._index, faiss.IndexIVF)
+
+    def set_nprobe(self, nprobe: int) -> None:
+        with self._lock:
+            self._index.nprobe = max(1, min(nprobe, int(self._index.nlist)))
+            self._gpu_stale = True
 
     @classmethod
     def load(cls, path: Path) -> FaissIndex:
@@ -109,7 +146,16 @@ class FaissIndex:
         import faiss
 
         with self._lock:
-            return {int(i) for i in faiss.vector_to_array(self._index.id_map)}
+            if not self.is_ivf:
+                return {int(i) for i in faiss.vector_to_array(self._index.id_map)}
+            lists = self._index.invlists
+            found: set[int] = set()
+            for list_no in range(lists.nlist):
+                size = lists.list_size(list_no)
+                if size:
+                    pointer = lists.get_ids(list_no)
+                    found.update(int(i) for i in faiss.rev_swig_ptr(pointer, size))
+            return found
 
     def save(self, path: Path) -> None:
         """Write atomically: a crash leaves the old file or the new one, never half of one."""

@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from filelock import FileLock, Timeout
 
 from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
-from index.vectors import FaissIndex
+from index.vectors import FaissIndex, ivf_list_count
 from rag.errors import CollectionBusy, InvalidRequest, RagError
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,28 @@ _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 STORE_FILE = "chunks.sqlite"
 INDEX_FILE = "vectors.faiss"
 LOCK_FILE = "write.lock"
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """Which FAISS index a collection uses: exact while small, approximate (IVF) when large."""
+
+    kind: Literal["auto", "flat", "ivf"] = "auto"
+    ivf_min_vectors: int = 250_000
+    nprobe: int = 32
+
+    def wants_ivf(self, vectors: int, is_ivf: bool) -> bool:
+        if vectors < _IVF_FLOOR or self.kind == "flat":
+            return False
+        if self.kind == "ivf":
+            return True
+        # Hysteresis: an IVF index shrinking a little below the threshold is not rebuilt.
+        return vectors >= (self.ivf_min_vectors // 2 if is_ivf else self.ivf_min_vectors)
+
+
+# Below this, an approximate index is never worth it: exact search takes well under a millisecond.
+_IVF_FLOOR = 10_000
+_IVF_TRAINING_SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +104,16 @@ class Collection:
     saved after each ingest, not after each delete) without ever giving a wrong answer.
     """
 
-    def __init__(self, name: str, folder: Path, embed_model: str, dimension: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        embed_model: str,
+        dimension: int,
+        policy: IndexPolicy | None = None,
+    ) -> None:
         self.name = validate_name(name)
+        self._policy = policy or IndexPolicy()
         self.folder = folder
         self._store = ChunkStore(folder / STORE_FILE)
         self._check_model(embed_model, dimension)
@@ -113,7 +143,10 @@ class Collection:
         path = self.folder / INDEX_FILE
         if path.exists():
             try:
-                return FaissIndex.load(path)
+                index = FaissIndex.load(path)
+                if index.is_ivf:
+                    index.set_nprobe(self._policy.nprobe)
+                return index
             except RuntimeError as exc:
                 log.warning(
                     "index of collection %r is unreadable (%s); rebuilding it from the store",
@@ -220,8 +253,30 @@ class Collection:
         """Save the FAISS index if it differs from the file; after each ingest, not each write."""
         with self._lock:
             if self._unsaved or self._disk_behind:
+                self._apply_policy()
                 self._vectors.save(self.folder / INDEX_FILE)
                 self._unsaved = self._disk_behind = False
+
+    def _apply_policy(self) -> None:
+        """Switch between exact and approximate search when the collection crosses the size."""
+        size = self._vectors.size
+        if self._policy.wants_ivf(size, self._vectors.is_ivf) == self._vectors.is_ivf:
+            return
+        if self._vectors.is_ivf:
+            rebuilt = FaissIndex.create(self._dimension)
+        else:
+            lists = ivf_list_count(size)
+            log.info(
+                "collection %r: %d vectors, switching to an IVF index (%d lists)",
+                self.name,
+                size,
+                lists,
+            )
+            training = self._store.sample_embeddings(_IVF_TRAINING_SAMPLE)
+            rebuilt = FaissIndex.create_ivf(training, lists, self._policy.nprobe)
+        for ids, vectors in self._store.embeddings_for(sorted(self._store.chunk_ids())):
+            rebuilt.add(ids, vectors)
+        self._vectors = rebuilt
 
     def document_by_path(self, path: str) -> DocumentRecord | None:
         return self._store.document_by_path(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -75,6 +76,13 @@ class Settings(BaseSettings):
     n_gpu_layers: int = Field(
         default=-1, description="Layers offloaded to a GPU when llama.cpp was built with CUDA."
     )
+    index_type: Literal["auto", "flat", "ivf"] = Field(
+        default="auto",
+        description="FAISS index: exact 'flat', approximate 'ivf', or 'auto' (IVF from "
+        "RAG_IVF_MIN_VECTORS vectors on).",
+    )
+    ivf_min_vectors: int = Field(default=250_000, ge=10_000)
+    ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists searched per query.")
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     ingest_batch_chunks: int = Field(

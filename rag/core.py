@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt, relevant_passages
-from rag.collection import CheckReport, Collection, validate_name
+from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
 from rag.ingestion import (
@@ -121,7 +121,11 @@ class RAG:
                     f"(rag ingest PATH --collection {name})"
                 )
             folder.mkdir(parents=True, exist_ok=True)
-            opened = Collection(name, folder, self.embedder.name, self._embedder_dimension())
+            s = self.settings
+            policy = IndexPolicy(s.index_type, s.ivf_min_vectors, s.ivf_nprobe)
+            opened = Collection(
+                name, folder, self.embedder.name, self._embedder_dimension(), policy
+            )
             self._collections[name] = opened
             return opened
 

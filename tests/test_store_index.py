@@ -79,3 +79,30 @@ def test_a_second_process_view_follows_new_writes(tmp_path: Path) -> None:
     writer.flush()
     hits = reader.search(_chunks(1, seed=1)[0].embedding, k=1)
     assert hits and hits[0][0].document_id == "a"
+
+
+def test_large_collection_switches_to_ivf_and_keeps_ids_and_deletes(tmp_path: Path) -> None:
+    from rag.collection import IndexPolicy
+
+    policy = IndexPolicy(kind="auto", ivf_min_vectors=10_000, nprobe=16)
+    collection = Collection("big", tmp_path, "test-model", 8, policy)
+    for doc in range(12):
+        collection.write_document(
+            NewDocument(f"d{doc}", f"/{doc}.txt", "text", "h", 1), _chunks(1000, seed=doc)
+        )
+    assert not collection._vectors.is_ivf
+    collection.flush()
+    assert collection._vectors.is_ivf
+    probe = _chunks(1000, seed=7)[123].embedding
+    record, score = collection.search(probe, k=1)[0]
+    assert (record.document_id, record.text, round(score, 4)) == ("d7", "chunk 7-123", 1.0)
+
+    assert collection.delete_document("d7")
+    assert all(r.document_id != "d7" for r, _ in collection.search(probe, k=50))
+    collection.close()
+
+    reopened = Collection("big", tmp_path, "test-model", 8, policy)
+    assert reopened._vectors.is_ivf
+    assert reopened._vectors._index.nprobe == 16
+    assert reopened.check().consistent
+    assert reopened.chunk_count() == 11_000
