@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -63,6 +64,16 @@ def chunk_texts(home: Path, collection: str) -> list[str]:
         db.close()
 
 
+def time_deletes(rag: RAG, collection: str, count: int) -> float:
+    """Median milliseconds to delete one document (a transaction and an in-memory removal)."""
+    times = []
+    for document in rag.documents(collection)[:count]:
+        started = time.perf_counter()
+        rag.delete_document(document.id, collection)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000 if times else 0.0
+
+
 def run(corpus: Path, limit: int | None, files: int | None, batch_size: int) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
@@ -82,7 +93,8 @@ def run(corpus: Path, limit: int | None, files: int | None, batch_size: int) -> 
                 report = rag.ingest_jsonl(source, collection="bench")
             ingest_s = time.perf_counter() - started
             model_path = rag.embedder.name
-        texts = chunk_texts(home, "bench")
+            texts = chunk_texts(home, "bench")
+            delete_ms = time_deletes(rag, "bench", 50)
 
     model = SentenceTransformer(model_path, device=None)
     model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the ingest had
@@ -102,6 +114,7 @@ def run(corpus: Path, limit: int | None, files: int | None, batch_size: int) -> 
         "chunks_per_s": round(len(texts) / ingest_s, 1),
         "raw_encode_chunks_per_s": round(len(texts) / encode_s, 1),
         "ratio_raw_encode_over_ingest": round(encode_s / ingest_s, 3),
+        "delete_one_document_ms": round(delete_ms, 2),
     }
 
 
