@@ -7,6 +7,7 @@ reader sees either its old chunks or its new ones, never a mix.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from index.filters import SearchFilter
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -42,6 +45,24 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Lexical search: an FTS5 index over chunk text and section title, kept in step by triggers.
+# Porter stemming, so "bicycles" finds "bicycle". External content: the text is stored once.
+_FTS_SCHEMA = """
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, section, content='chunks', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, section)
+    VALUES ('delete', old.id, old.text, old.section);
+END;
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+"""
+
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,11 @@ class ChunkStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        has_fts = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'"
+        ).fetchone()
+        if not has_fts:  # new store, or one written before lexical search existed
+            self._db.executescript(f"BEGIN IMMEDIATE; {_FTS_SCHEMA} COMMIT;")
 
     def close(self) -> None:
         with self._lock:
@@ -268,6 +294,59 @@ class ChunkStore:
             for row in rows
         }
         return [by_id[int(i)] for i in ids if int(i) in by_id]
+
+    def lexical_search(
+        self,
+        query: str,
+        limit: int,
+        where: SearchFilter | None = None,
+        section_weight: float = 1.0,
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best lexical matches, best first (higher is better).
+
+        The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax.
+        """
+        terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
+        if not terms or limit <= 0:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        condition, params = (where or SearchFilter()).to_sql()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT f.rowid, -bm25(chunks_fts, 1.0, ?) AS score FROM chunks_fts f "
+                "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
+                f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
+                [section_weight, match, *params, limit],
+            ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def chunk_ids_matching(self, where: SearchFilter) -> np.ndarray:
+        condition, params = where.to_sql()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE {condition}",
+                params,
+            ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def neighbours(self, chunk_id: int, before: int, after: int) -> list[ChunkRecord]:
+        """The chunk with up to `before`/`after` chunks around it in its document, in order."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT document_id, ordinal FROM chunks WHERE id = ?", (chunk_id,)
+            ).fetchone()
+            if row is None:
+                return []
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM chunks WHERE document_id = ? AND ordinal BETWEEN ? AND ? "
+                    "ORDER BY ordinal",
+                    (row[0], row[1] - before, row[1] + after),
+                )
+            ]
+        return self.chunks(ids)
 
     def chunk_count(self) -> int:
         with self._lock:

@@ -21,7 +21,9 @@ class VectorIndex(Protocol):
 
     def remove(self, ids: np.ndarray) -> None: ...
 
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the k best matches, best first; fewer when the index is smaller."""
         ...
 
@@ -116,12 +118,30 @@ class FaissIndex:
             self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
             self._gpu_stale = True
 
-    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best k; with `allowed`, only among those ids (filtered inside FAISS, so k still come
+        back when k exist)."""
+        import faiss
+
         with self._lock:
-            if self._index.ntotal == 0 or k <= 0:
+            if self._index.ntotal == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-            scores, ids = self._searcher().search(query, min(k, self._index.ntotal))
+            k = min(k, self._index.ntotal)
+            if allowed is None:
+                scores, ids = self._searcher().search(query, k)
+            else:
+                # GPU indexes take no selector: filtered searches run on the CPU index.
+                selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+                # faiss's type stubs lack these (real) keyword arguments.
+                params: Any = (
+                    faiss.SearchParametersIVF(sel=selector, nprobe=self._index.nprobe)  # type: ignore[call-arg]
+                    if self.is_ivf
+                    else faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+                )
+                scores, ids = self._index.search(query, k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -134,13 +154,6 @@ class FaissIndex:
             self._gpu_index = faiss.index_cpu_to_all_gpus(self._index)
             self._gpu_stale = False
         return self._gpu_index
-
-    def id_checksum(self) -> tuple[int, int]:
-        import faiss
-
-        with self._lock:
-            ids = faiss.vector_to_array(self._index.id_map)
-        return len(ids), int(ids.sum()) if len(ids) else 0
 
     def ids(self) -> set[int]:
         import faiss

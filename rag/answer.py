@@ -17,6 +17,8 @@ SYSTEM_PROMPT = (
     "contain the answer, say that you don't know."
 )
 
+NOT_FOUND_ANSWER = "I could not find this in your documents."
+
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
@@ -48,19 +50,26 @@ def messages(question: str, passages: Sequence[Passage]) -> list[Message]:
     ]
 
 
-def relevant_passages(passages: Sequence[Passage], min_relative_score: float) -> list[Passage]:
-    """Passages that score at least `min_relative_score` times the best one (always the best).
+def relevant_passages(
+    passages: Sequence[Passage], min_similarity: float, min_relative: float
+) -> list[Passage]:
+    """Passages similar enough to the question to be worth the LLM's attention.
+
+    A passage is kept when its cosine similarity is at least `min_similarity` and at least
+    `min_relative` times the best passage's. An empty list means "not in your documents".
 
     >>> from rag.types import Passage
-    >>> hits = [Passage(i, "d", "p", None, None, s, "t") for i, s in enumerate([0.6, 0.4, 0.1])]
-    >>> [p.score for p in relevant_passages(hits, 0.5)]
+    >>> hits = [Passage(i, "d", "p", None, None, 0, "t", s) for i, s in enumerate([.6, .4, .1])]
+    >>> [p.similarity for p in relevant_passages(hits, 0.2, 0.5)]
     [0.6, 0.4]
+    >>> relevant_passages(hits[2:], 0.2, 0.5)
+    []
     """
     if not passages:
         return []
-    best = max(p.score for p in passages)
-    floor = best * min_relative_score if best > 0 else best
-    return [p for p in passages if p.score >= floor]
+    best = max(p.similarity for p in passages)
+    floor = max(min_similarity, best * min_relative if best > 0 else best)
+    return [p for p in passages if p.similarity >= floor]
 
 
 @dataclass(frozen=True)
@@ -116,27 +125,40 @@ def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
 class AnswerStream:
     """Text pieces as the model writes them; `.result()` gives the final cited Answer.
 
-    The sources are known before the first piece, so a caller can show them early.
+    The sources are known before the first piece, so a caller can show them early. Nothing is
+    generated until the stream is read.
     """
 
     def __init__(
         self,
-        generator: Generator,
-        prompt: FittedPrompt,
-        options: SamplingOptions,
+        passages: list[Passage],
+        pieces: Iterator[str],
         format_name: str,
+        prompt_tokens: int,
     ) -> None:
-        self.passages = prompt.passages
-        self._generator = generator
-        self._prompt = prompt
-        self._options = options
+        self.passages = passages
+        self._source = pieces
         self._format_name = format_name
+        self._prompt_tokens = prompt_tokens
         self._pieces: list[str] = []
-        self._source: Iterator[str] | None = None
+
+    @classmethod
+    def generate(
+        cls, generator: Generator, prompt: FittedPrompt, options: SamplingOptions
+    ) -> AnswerStream:
+        return cls(
+            prompt.passages,
+            iter(generator.stream(prompt.text, options)),
+            generator.prompt_format.name,
+            prompt.prompt_tokens,
+        )
+
+    @classmethod
+    def not_found(cls) -> AnswerStream:
+        """The answer when nothing in the documents is relevant: no passages, no LLM call."""
+        return cls([], iter([NOT_FOUND_ANSWER]), "none", 0)
 
     def __iter__(self) -> Iterator[str]:
-        if self._source is None:
-            self._source = iter(self._generator.stream(self._prompt.text, self._options))
         for piece in self._source:
             self._pieces.append(piece)
             yield piece
@@ -150,8 +172,5 @@ class AnswerStream:
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
         # llama.cpp streams one token per piece.
-        usage = {
-            "prompt_tokens": self._prompt.prompt_tokens,
-            "completion_tokens": len(self._pieces),
-        }
+        usage = {"prompt_tokens": self._prompt_tokens, "completion_tokens": len(self._pieces)}
         return Answer(answer=text, sources=sources, prompt_format=self._format_name, usage=usage)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from filelock import FileLock, Timeout
 
+from index.filters import SearchFilter
 from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
 from index.vectors import FaissIndex, ivf_list_count
 from rag.errors import CollectionBusy, InvalidRequest, RagError
@@ -48,6 +49,8 @@ class IndexPolicy:
         return vectors >= (self.ivf_min_vectors // 2 if is_ivf else self.ivf_min_vectors)
 
 
+# A filtered search over at most this many chunks is scored exactly from SQLite's vectors.
+_EXACT_FILTERED_MAX = 50_000
 # Below this, an approximate index is never worth it: exact search takes well under a millisecond.
 _IVF_FLOOR = 10_000
 _IVF_TRAINING_SAMPLE = 100_000
@@ -310,10 +313,48 @@ class Collection:
             self._unsaved = True
         return True
 
-    def search(self, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, where: SearchFilter | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks, filtered inside the search."""
         with self._lock:
             self._follow_other_writers()
-            ids, scores = self._vectors.search(vector, k)
-        records = self._store.chunks([int(i) for i in ids])
-        score_of = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
-        return [(record, score_of[record.id]) for record in records]
+            if where is None or where.empty:
+                ids, scores = self._vectors.search(vector, k)
+                return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+            allowed = self._store.chunk_ids_matching(where)
+            if self._vectors.is_ivf and len(allowed) <= _EXACT_FILTERED_MAX:
+                # An IVF search probes a few lists and may miss a small allowed set; score the
+                # allowed chunks exactly instead, so k results come back whenever k exist.
+                return self._exact_scores(vector, allowed, k)
+            ids, scores = self._vectors.search(vector, k, allowed)
+            return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True)]
+
+    def _exact_scores(self, vector: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scored: list[tuple[int, float]] = []
+        for batch_ids, vectors in self._store.embeddings_for(sorted(int(i) for i in ids)):
+            scored.extend(zip(batch_ids.tolist(), (vectors @ vector).tolist(), strict=True))
+        scored.sort(key=lambda pair: pair[1], reverse=True)
+        return scored[:k]
+
+    def similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of the query to each given chunk, from the stored vectors."""
+        return dict(self._exact_scores(vector, np.array(ids, dtype=np.int64), len(ids)))
+
+    def embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        found: dict[int, np.ndarray] = {}
+        for batch_ids, vectors in self._store.embeddings_for(sorted(ids)):
+            found.update(zip(batch_ids.tolist(), vectors, strict=True))
+        return found
+
+    def lexical_search(
+        self, query: str, k: int, where: SearchFilter | None = None, section_weight: float = 1.0
+    ) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best keyword matches (SQLite FTS5, porter stemming)."""
+        return self._store.lexical_search(query, k, where, section_weight)
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        return self._store.chunks(ids)
+
+    def neighbours(self, chunk_id: int, before: int, after: int) -> list[ChunkRecord]:
+        return self._store.neighbours(chunk_id, before, after)

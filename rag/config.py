@@ -46,6 +46,42 @@ class Settings(BaseSettings):
         description="Largest chunk, in embedding-model tokens; capped at what the model reads.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved per question.")
+    search_mode: Literal["hybrid", "dense", "lexical"] = Field(
+        default="hybrid", description="Dense (FAISS), lexical (FTS5 BM25), or both fused."
+    )
+    search_candidates: int = Field(
+        default=100, ge=1, description="Chunks each retriever contributes before fusion."
+    )
+    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
+    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    section_weight: float = Field(
+        default=1.0, ge=0, description="BM25 weight of section titles against chunk text."
+    )
+    rerank_model: str | None = Field(
+        default=None,
+        description="A sentence-transformers CrossEncoder (path or hub id) to rerank results.",
+    )
+    rerank_candidates: int = Field(default=30, ge=1, description="Fused results reranked.")
+    mmr_lambda: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Maximal marginal relevance (1 = pure relevance) for more diverse passages.",
+    )
+    min_similarity: float = Field(
+        default=0.2,
+        ge=-1.0,
+        le=1.0,
+        description="If no passage is at least this similar (cosine) to the question, ask answers "
+        "'not found in your documents' without calling the LLM.",
+    )
+    context_neighbours: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Widen each passage given to the LLM by this many chunks before and after.",
+    )
     context_min_relative_score: float = Field(
         default=0.5,
         ge=0.0,

@@ -9,8 +9,10 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
+from index.filters import SearchFilter
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt, relevant_passages
 from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
@@ -25,7 +27,8 @@ from rag.ingestion import (
 )
 from rag.llm import Generator, LlamaCppGenerator, SamplingOptions
 from rag.model_paths import default_embed_model, default_llm_model
-from rag.retrieve import check_query, search
+from rag.rerank import CrossEncoderReranker
+from rag.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
 from rag.runtime import configure_process
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
 
@@ -53,6 +56,7 @@ class RAG:
         self.settings = base.model_copy(update={"home": Path(home).expanduser()}) if home else base
         self._embedder = embedder
         self._generator = generator
+        self._reranker: Reranker | None = None
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
 
@@ -229,21 +233,103 @@ class RAG:
 
     # -- questions ------------------------------------------------------------------------
 
+    def search_options(
+        self,
+        k: int | None = None,
+        *,
+        mode: SearchMode | None = None,
+        group_by_document: bool = False,
+        where: SearchFilter | None = None,
+    ) -> SearchOptions:
+        """The search settings for one call: configured defaults plus per-call choices."""
+        s = self.settings
+        return SearchOptions(
+            k=k or s.top_k,
+            mode=mode or s.search_mode,
+            candidates=s.search_candidates,
+            rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            lexical_weight=s.lexical_weight,
+            section_weight=s.section_weight,
+            group_by_document=group_by_document,
+            where=where or SearchFilter(),
+            rerank_candidates=s.rerank_candidates,
+            mmr_lambda=s.mmr_lambda,
+        )
+
+    @property
+    def reranker(self) -> Reranker | None:
+        with self._lock:
+            if self._reranker is None and self.settings.rerank_model:
+                self._reranker = CrossEncoderReranker(self.settings.rerank_model)
+            return self._reranker
+
     def search(
-        self, query: str, k: int | None = None, collection: str | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        collection: str | None = None,
+        *,
+        mode: SearchMode | None = None,
+        group_by_document: bool = False,
+        where: SearchFilter | None = None,
     ) -> list[Passage]:
-        """The passages that best match `query`, best first (no LLM involved)."""
-        return search(self.collection(collection), self.embedder, query, k or self.settings.top_k)
+        """The passages that best match `query`, best first (no LLM involved).
+
+        `where` filters inside the search (document ids, path glob, file types, metadata), so
+        k results come back whenever k exist; `group_by_document` keeps each document's best.
+        """
+        options = self.search_options(
+            k, mode=mode, group_by_document=group_by_document, where=where
+        )
+        return search(self.collection(collection), self.embedder, query, options, self.reranker)
+
+    def neighbours(
+        self, passage: Passage, before: int = 1, after: int = 1, collection: str | None = None
+    ) -> list[Passage]:
+        """The passage with the chunks around it in its document, in reading order."""
+        records = self.collection(collection).neighbours(passage.chunk_id, before, after)
+        return [
+            replace(
+                passage,
+                chunk_id=r.id,
+                text=r.text,
+                page=r.page,
+                section=r.section,
+                ordinal=r.ordinal,
+            )
+            for r in records
+        ]
+
+    def _widened(self, passages: list[Passage], collection: str | None) -> list[Passage]:
+        n = self.settings.context_neighbours
+        if n == 0:
+            return passages
+        return [
+            replace(p, text="\n\n".join(q.text for q in self.neighbours(p, n, n, collection)))
+            for p in passages
+        ]
 
     def stream(
-        self, question: str, k: int | None = None, collection: str | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        collection: str | None = None,
+        *,
+        where: SearchFilter | None = None,
     ) -> AnswerStream:
-        """Retrieve, then generate; iterate for text pieces, then call `.result()`."""
+        """Retrieve, then generate; iterate for text pieces, then call `.result()`.
+
+        When no passage clears the relevance cut-off (RAG_MIN_SIMILARITY), the answer says so
+        and the LLM is not called.
+        """
         question = check_query(question)
         s = self.settings
-        passages = relevant_passages(
-            self.search(question, k, collection), s.context_min_relative_score
-        )
+        found = self.search(question, k, collection, where=where)
+        passages = relevant_passages(found, s.min_similarity, s.context_min_relative_score)
+        if not passages:
+            return AnswerStream.not_found()
+        passages = self._widened(passages, collection)
         prompt = fit_prompt(self.generator, question, passages, s.max_answer_tokens)
         options = SamplingOptions(
             max_tokens=prompt.max_answer_tokens,
@@ -253,8 +339,15 @@ class RAG:
             seed=s.seed,
             stop=PROMPT_STOPS,
         )
-        return AnswerStream(self.generator, prompt, options, self.generator.prompt_format.name)
+        return AnswerStream.generate(self.generator, prompt, options)
 
-    def ask(self, question: str, k: int | None = None, collection: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        collection: str | None = None,
+        *,
+        where: SearchFilter | None = None,
+    ) -> Answer:
         """Answer from the documents, with numbered sources that `[n]` markers point at."""
-        return self.stream(question, k, collection).result()
+        return self.stream(question, k, collection, where=where).result()

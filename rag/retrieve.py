@@ -1,11 +1,51 @@
-"""Find the passages that best match a query."""
+"""Find the passages that best match a query: dense + lexical search, fused, optionally reranked.
+
+    query -> dense top-N (FAISS, cosine) ┐
+          -> lexical top-N (FTS5, BM25)  ┴-> weighted reciprocal-rank fusion -> [rerank] -> [MMR]
+          -> top k chunks (or best chunk per document)
+
+Every passage carries its cosine similarity to the query (from the stored vector, also for
+chunks only the lexical search found), which the answer step uses as a relevance cut-off.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+from index.filters import SearchFilter
 from ingest.embed import Embedder
 from rag.collection import Collection
 from rag.errors import EmptyCollection, InvalidRequest
 from rag.types import Passage
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+
+
+class Reranker(Protocol):
+    """Scores (query, passage) pairs jointly; slower and sharper than the first-stage search."""
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search. The fusion defaults were tuned on SciFact's train split (see README)."""
+
+    k: int = 5
+    mode: SearchMode = "hybrid"
+    candidates: int = 100
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    section_weight: float = 1.0
+    group_by_document: bool = False
+    where: SearchFilter = field(default_factory=SearchFilter)
+    rerank_candidates: int = 30
+    mmr_lambda: float | None = None
 
 
 def check_query(query: str, max_chars: int = 10_000) -> str:
@@ -17,26 +57,130 @@ def check_query(query: str, max_chars: int = 10_000) -> str:
     return text
 
 
-def search(collection: Collection, embedder: Embedder, query: str, k: int) -> list[Passage]:
-    """The k passages most similar to the query, best first."""
+def fuse(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: float) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion: each list adds weight / (rrf_k + rank) to its items.
+
+    >>> fuse([([1, 2, 3], 1.0), ([3, 1], 1.0)], rrf_k=60)[0][0]
+    1
+    """
+    scores: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, chunk_id in enumerate(ids, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+def search(
+    collection: Collection,
+    embedder: Embedder,
+    query: str,
+    options: SearchOptions,
+    reranker: Reranker | None = None,
+) -> list[Passage]:
+    """The best `options.k` passages for the query, best first."""
     text = check_query(query)
-    if k < 1:
-        raise InvalidRequest(f"k must be at least 1, got {k}")
+    if options.k < 1:
+        raise InvalidRequest(f"k must be at least 1, got {options.k}")
     if collection.chunk_count() == 0:
         raise EmptyCollection(
             f"collection {collection.name!r} is empty: add documents first "
             f"(rag ingest PATH --collection {collection.name})"
         )
     vector = embedder.embed([text])[0]
+    # Grouping by document needs more chunks in the pool to fill k distinct documents.
+    pool = max(options.candidates, options.k * (3 if options.group_by_document else 1))
+    rankings: list[tuple[Sequence[int], float]] = []
+    dense: list[tuple[int, float]] = []
+    if options.mode in ("hybrid", "dense"):
+        dense = collection.dense_search(vector, pool, options.where)
+        rankings.append(([i for i, _ in dense], options.dense_weight))
+    if options.mode in ("hybrid", "lexical"):
+        lexical = collection.lexical_search(text, pool, options.where, options.section_weight)
+        rankings.append(([i for i, _ in lexical], options.lexical_weight))
+    fused = fuse(rankings, options.rrf_k)
+    if not fused:
+        return []
+
+    similarity = dict(dense)
+    unscored = [i for i, _ in fused if i not in similarity]
+    if unscored:
+        similarity.update(collection.similarities(vector, unscored))
+    ranked = fused
+    if reranker is not None:
+        ranked = _rerank(collection, reranker, text, fused, options.rerank_candidates)
+    if options.mmr_lambda is not None:
+        ranked = _mmr(collection, vector, ranked, options.mmr_lambda, options.k)
+    if options.group_by_document:
+        ranked = _best_per_document(collection, ranked)
+    top = ranked[: options.k]
+    records = {r.id: r for r in collection.chunks([i for i, _ in top])}
     return [
         Passage(
-            chunk_id=record.id,
-            document_id=record.document_id,
-            path=record.path,
-            page=record.page,
-            section=record.section,
+            chunk_id=chunk_id,
+            document_id=records[chunk_id].document_id,
+            path=records[chunk_id].path,
+            page=records[chunk_id].page,
+            section=records[chunk_id].section,
             score=score,
-            text=record.text,
+            text=records[chunk_id].text,
+            similarity=similarity.get(chunk_id, 0.0),
+            ordinal=records[chunk_id].ordinal,
         )
-        for record, score in collection.search(vector, k)
+        for chunk_id, score in top
+        if chunk_id in records
     ]
+
+
+def _rerank(
+    collection: Collection,
+    reranker: Reranker,
+    query: str,
+    fused: list[tuple[int, float]],
+    candidates: int,
+) -> list[tuple[int, float]]:
+    head, tail = fused[:candidates], fused[candidates:]
+    texts = {r.id: r.text for r in collection.chunks([i for i, _ in head])}
+    ids = [i for i, _ in head if i in texts]
+    scores = reranker.score(query, [texts[i] for i in ids])
+    reranked = sorted(zip(ids, scores, strict=True), key=lambda pair: pair[1], reverse=True)
+    return reranked + tail
+
+
+def _mmr(
+    collection: Collection,
+    query: np.ndarray,
+    ranked: list[tuple[int, float]],
+    lambda_: float,
+    k: int,
+) -> list[tuple[int, float]]:
+    """Maximal marginal relevance: trade relevance for passages unlike those already chosen."""
+    pool = ranked[: max(k * 4, 20)]
+    vectors = collection.embeddings([i for i, _ in pool])
+    chosen: list[tuple[int, float]] = []
+    left = [pair for pair in pool if pair[0] in vectors]
+    while left and len(chosen) < k:
+
+        def gain(pair: tuple[int, float]) -> float:
+            relevance = float(vectors[pair[0]] @ query)
+            redundancy = max((float(vectors[pair[0]] @ vectors[c]) for c, _ in chosen), default=0.0)
+            return lambda_ * relevance - (1 - lambda_) * redundancy
+
+        best = max(left, key=gain)
+        chosen.append(best)
+        left.remove(best)
+    chosen_ids = {i for i, _ in chosen}
+    return chosen + [pair for pair in ranked if pair[0] not in chosen_ids]
+
+
+def _best_per_document(
+    collection: Collection, ranked: list[tuple[int, float]]
+) -> list[tuple[int, float]]:
+    documents = {r.id: r.document_id for r in collection.chunks([i for i, _ in ranked])}
+    seen: set[str] = set()
+    best: list[tuple[int, float]] = []
+    for chunk_id, score in ranked:
+        document = documents.get(chunk_id)
+        if document is not None and document not in seen:
+            seen.add(document)
+            best.append((chunk_id, score))
+    return best

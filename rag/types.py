@@ -9,7 +9,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with where it came from and how well it matched the query."""
+    """A retrieved chunk with where it came from and how well it matched the query.
+
+    `score` ranks results (fused rank score in hybrid search); `similarity` is the cosine
+    similarity of the chunk's embedding to the query, comparable across queries.
+    """
 
     chunk_id: int
     document_id: str
@@ -18,6 +22,8 @@ class Passage:
     section: str | None
     score: float
     text: str
+    similarity: float = 0.0
+    ordinal: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -26,6 +32,7 @@ class Passage:
             "page": self.page,
             "section": self.section,
             "score": round(self.score, 6),
+            "similarity": round(self.similarity, 6),
             "text": self.text,
         }
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import NewChunk, NewDocument
+from index.store import ChunkRecord, NewChunk, NewDocument
 from rag.collection import INDEX_FILE, Collection
 
 
@@ -20,6 +20,12 @@ def _chunks(count: int, seed: int, dim: int = 8) -> list[NewChunk]:
     return out
 
 
+def _search(collection: Collection, vector: np.ndarray, k: int) -> list[tuple[ChunkRecord, float]]:
+    hits = collection.dense_search(vector, k)
+    records = {r.id: r for r in collection.chunks([i for i, _ in hits])}
+    return [(records[i], score) for i, score in hits]
+
+
 def _open(folder: Path) -> Collection:
     return Collection("test", folder, "test-model", 8)
 
@@ -31,7 +37,7 @@ def test_replacing_a_document_swaps_all_its_chunks(tmp_path: Path) -> None:
     second = _chunks(2, seed=2)
     collection.write_document(NewDocument("doc", "/a.txt", "text", "h2", 12), second)
 
-    hits = collection.search(second[0].embedding, k=10)
+    hits = _search(collection, second[0].embedding, k=10)
     assert {record.text for record, _ in hits} == {"chunk 2-0", "chunk 2-1"}
     assert hits[0][0].text == "chunk 2-0"
     assert collection.document("doc").content_hash == "h2"
@@ -44,7 +50,7 @@ def test_delete_removes_vectors_and_rows(tmp_path: Path) -> None:
     collection.write_document(NewDocument("b", "/b.txt", "text", "h", 1), _chunks(2, seed=2))
     assert collection.delete_document("a") is True
     assert collection.delete_document("a") is False
-    hits = collection.search(_chunks(1, seed=1)[0].embedding, k=10)
+    hits = _search(collection, _chunks(1, seed=1)[0].embedding, k=10)
     assert {r.document_id for r, _ in hits} == {"b"}
 
 
@@ -58,7 +64,7 @@ def test_index_is_rebuilt_from_sqlite_when_it_is_stale(tmp_path: Path) -> None:
 
     reopened = _open(tmp_path)
     probe = _chunks(1, seed=2)[0].embedding
-    assert reopened.search(probe, k=1)[0][0].document_id == "b"
+    assert _search(reopened, probe, k=1)[0][0].document_id == "b"
     assert reopened._vectors.ids() == reopened._store.chunk_ids()
 
 
@@ -69,7 +75,7 @@ def test_unreadable_index_file_is_rebuilt(tmp_path: Path) -> None:
     (tmp_path / INDEX_FILE).write_bytes(b"not a faiss index")
 
     reopened = _open(tmp_path)
-    assert reopened.search(_chunks(1, seed=1)[0].embedding, k=3)[0][0].text == "chunk 1-0"
+    assert _search(reopened, _chunks(1, seed=1)[0].embedding, k=3)[0][0].text == "chunk 1-0"
 
 
 def test_a_second_process_view_follows_new_writes(tmp_path: Path) -> None:
@@ -77,7 +83,7 @@ def test_a_second_process_view_follows_new_writes(tmp_path: Path) -> None:
     writer = _open(tmp_path)
     writer.write_document(NewDocument("a", "/a.txt", "text", "h", 1), _chunks(2, seed=1))
     writer.flush()
-    hits = reader.search(_chunks(1, seed=1)[0].embedding, k=1)
+    hits = _search(reader, _chunks(1, seed=1)[0].embedding, k=1)
     assert hits and hits[0][0].document_id == "a"
 
 
@@ -94,11 +100,11 @@ def test_large_collection_switches_to_ivf_and_keeps_ids_and_deletes(tmp_path: Pa
     collection.flush()
     assert collection._vectors.is_ivf
     probe = _chunks(1000, seed=7)[123].embedding
-    record, score = collection.search(probe, k=1)[0]
+    record, score = _search(collection, probe, k=1)[0]
     assert (record.document_id, record.text, round(score, 4)) == ("d7", "chunk 7-123", 1.0)
 
     assert collection.delete_document("d7")
-    assert all(r.document_id != "d7" for r, _ in collection.search(probe, k=50))
+    assert all(r.document_id != "d7" for r, _ in _search(collection, probe, k=50))
     collection.close()
 
     reopened = Collection("big", tmp_path, "test-model", 8, policy)
