@@ -36,15 +36,22 @@ class QueryController(Controller):
     @post("/search", sync_to_thread=True, status_code=200)
     def search(self, data: SearchRequest, rag: RAG) -> SearchResponse:
         """Passages that best match the query, best first (no LLM)."""
-        passages = rag.search(data.query, data.k, data.collection)
+        passages = rag.search(
+            data.query,
+            data.k,
+            data.collection,
+            mode=data.mode,
+            group_by_document=data.group_by_document,
+            where=data.filter.to_filter() if data.filter else None,
+        )
         return msgspec.convert({"results": [p.to_dict() for p in passages]}, SearchResponse)
 
     @post("/ask", sync_to_thread=True, status_code=200)
     def ask(self, data: AskRequest, rag: RAG) -> AskResponse:
         """An answer generated from the best passages, with numbered sources."""
-        return msgspec.convert(
-            rag.ask(data.question, data.k, data.collection).to_dict(), AskResponse
-        )
+        where = data.filter.to_filter() if data.filter else None
+        answer = rag.ask(data.question, data.k, data.collection, where=where)
+        return msgspec.convert(answer.to_dict(), AskResponse)
 
 
 class DocumentController(Controller):

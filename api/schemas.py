@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
+from index.filters import SearchFilter
 from rag.types import DocumentInfo, FileOutcome
 
 Question = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
 TopK = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
+class FilterIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Conditions applied inside the search; all given ones must hold."""
+
+    document_ids: list[str] = []
+    path_glob: str | None = None
+    file_types: list[str] = []
+    metadata: dict[str, str | int | float | bool] = {}
+
+    def to_filter(self) -> SearchFilter:
+        return SearchFilter(
+            tuple(self.document_ids), self.path_glob, tuple(self.file_types), dict(self.metadata)
+        )
+
+
 class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
     query: Question
     k: TopK | None = None
     collection: str | None = None
+    mode: Literal["hybrid", "dense", "lexical"] | None = None
+    group_by_document: bool = False
+    filter: FilterIn | None = None
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     question: Question
     k: TopK | None = None
     collection: str | None = None
+    filter: FilterIn | None = None
 
 
 class PassageOut(msgspec.Struct):
@@ -30,6 +49,7 @@ class PassageOut(msgspec.Struct):
     page: int | None
     section: str | None
     score: float
+    similarity: float
     text: str
 
 
@@ -40,6 +60,7 @@ class SourceOut(msgspec.Struct):
     page: int | None
     section: str | None
     score: float
+    similarity: float
     text: str
     cited: bool
 

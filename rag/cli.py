@@ -10,16 +10,18 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
+from index.filters import SearchFilter
 from rag.config import Settings
 from rag.core import RAG
 from rag.errors import InvalidRequest, RagError
+from rag.retrieve import SearchMode
 from rag.types import Answer, FileOutcome, FileStatus, IngestReport, Passage
 
 EXIT_FAILED = 1
@@ -245,24 +247,109 @@ def _where(passage: Passage) -> str:
     return passage.path + (f", page {passage.page}" if passage.page is not None else "")
 
 
+def _filter_from(
+    documents: tuple[str, ...], path: str | None, types: tuple[str, ...], meta: tuple[str, ...]
+) -> SearchFilter:
+    metadata = {}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--meta")
+        metadata[key] = value
+    return SearchFilter(tuple(documents), path, tuple(types), metadata)
+
+
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--document/--path/--type/--meta: filters applied inside the search."""
+    options = [
+        click.option("--document", "documents", multiple=True, help="Only this document id."),
+        click.option(
+            "--path",
+            "path_glob",
+            default=None,
+            help="Only documents whose path matches this glob, e.g. '*/contracts/*'.",
+        ),
+        click.option(
+            "--type",
+            "file_types",
+            multiple=True,
+            help="Only this file type (pdf, docx, markdown, ...).",
+        ),
+        click.option("--meta", multiple=True, help="Only documents with metadata KEY=VALUE."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("query")
 @k_option
 @collection_option
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "dense", "lexical"]),
+    default=None,
+    help="Retriever (default: RAG_SEARCH_MODE or hybrid).",
+)
+@click.option("--by-document", is_flag=True, help="Only the best passage of each document.")
+@filter_options
 @json_option
 @click.pass_context
 def search(
-    ctx: click.Context, query: str, k: int | None, collection: str | None, as_json: bool
+    ctx: click.Context,
+    query: str,
+    k: int | None,
+    collection: str | None,
+    mode: str | None,
+    by_document: bool,
+    documents: tuple[str, ...],
+    path_glob: str | None,
+    file_types: tuple[str, ...],
+    meta: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Show the passages that best match QUERY (no LLM)."""
+    where = _filter_from(documents, path_glob, file_types, meta)
     with user_errors():
-        passages = _open(ctx).search(query, k, collection)
+        passages = _open(ctx).search(
+            query,
+            k,
+            collection,
+            mode=cast(SearchMode | None, mode),
+            group_by_document=by_document,
+            where=where,
+        )
     if as_json:
         _emit_json({"results": [p.to_dict() for p in passages]})
         return
     for rank, passage in enumerate(passages, start=1):
-        click.secho(f"{rank}. {_where(passage)}  (score {passage.score:.3f})", bold=True)
+        click.secho(f"{rank}. {_where(passage)}  (similarity {passage.similarity:.3f})", bold=True)
         click.echo(f"   {passage.text[:300].replace(chr(10), ' ')}")
+
+
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="test", show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None)
+@click.option(
+    "--keep", is_flag=True, help="Keep the evaluation collection, so the next run skips the ingest."
+)
+@json_option
+@click.pass_context
+def eval_command(
+    ctx: click.Context, dataset: Path, split: str, mode: str | None, keep: bool, as_json: bool
+) -> None:
+    """Measure retrieval on a BEIR dataset: nDCG@10, recall@10/100, MRR@10, latency."""
+    from rag.evaluate import evaluate
+
+    with user_errors():
+        report = evaluate(_open(ctx), dataset, split, cast(SearchMode | None, mode), keep=keep)
+    if as_json:
+        _emit_json(report.to_dict())
+        return
+    for key, value in report.to_dict().items():
+        click.echo(f"{key:12s} {value}")
 
 
 def _print_sources(answer: Answer) -> None:

@@ -81,6 +81,10 @@ def search(
     text = check_query(query)
     if options.k < 1:
         raise InvalidRequest(f"k must be at least 1, got {options.k}")
+    try:
+        options.where.to_sql()
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
     if collection.chunk_count() == 0:
         raise EmptyCollection(
             f"collection {collection.name!r} is empty: add documents first "

@@ -1,0 +1,194 @@
+"""Hybrid search, filters, grouping, reranking, MMR, neighbours and the built-in evaluation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from index.filters import SearchFilter
+from rag import RAG
+from rag.answer import NOT_FOUND_ANSWER
+from rag.collection import STORE_FILE
+from rag.errors import InvalidRequest
+from rag.evaluate import evaluate
+from rag.rerank import CrossEncoderReranker
+
+
+def _records(path: Path, rows: list[tuple[str, str, dict[str, str]]]) -> Path:
+    with open(path, "w", encoding="utf-8") as out:
+        for record_id, text, metadata in rows:
+            out.write(json.dumps({"id": record_id, "text": text, "metadata": metadata}) + "\n")
+    return path
+
+
+@pytest.fixture
+def parts(rag: RAG, tmp_path: Path) -> RAG:
+    rows = [
+        ("p1", "Replacement gasket XK-4471 fits the older pump housings.", {"team": "ops"}),
+        ("p2", "The pump housing must be cleaned every month with warm water.", {"team": "ops"}),
+        ("p3", "Quarterly revenue grew thanks to strong sales of pumps.", {"team": "sales"}),
+        ("p4", "Pumps are cleaned monthly; use warm water for the housing.", {"team": "sales"}),
+        ("p5", "The cafeteria serves soup on Fridays.", {"team": "hr"}),
+    ]
+    rag.ingest_jsonl(_records(tmp_path / "parts.jsonl", rows))
+    return rag
+
+
+def _ids(passages) -> list[str]:
+    return [p.path.removeprefix("record:") for p in passages]
+
+
+def test_lexical_finds_a_part_number_and_hybrid_keeps_it_first(parts: RAG) -> None:
+    assert _ids(parts.search("XK-4471", k=1, mode="lexical")) == ["p1"]
+    assert _ids(parts.search("XK-4471", k=1, mode="hybrid")) == ["p1"]
+    hit = parts.search("XK-4471", k=1)[0]
+    assert 0 < hit.similarity <= 1  # cosine from the stored vector, also for lexical hits
+
+
+def test_filters_run_inside_the_search_and_still_fill_k(parts: RAG) -> None:
+    sales = parts.search("cleaning the pump", k=2, where=SearchFilter(metadata={"team": "sales"}))
+    assert sorted(_ids(sales)) == ["p3", "p4"]
+    only = parts.search(
+        "cleaning the pump",
+        k=5,
+        where=SearchFilter(
+            document_ids=(next(d.id for d in parts.documents() if d.path == "record:p5"),)
+        ),
+    )
+    assert _ids(only) == ["p5"]
+    assert parts.search("pump", k=3, where=SearchFilter(path_glob="record:p[12]")) != []
+    assert set(_ids(parts.search("pump", k=3, where=SearchFilter(path_glob="record:p[12]")))) == {
+        "p1",
+        "p2",
+    }
+    assert parts.search("pump", k=3, where=SearchFilter(file_types=("pdf",))) == []
+    with pytest.raises(InvalidRequest, match="invalid metadata key"):
+        parts.search("pump", where=SearchFilter(metadata={"bad key'": "x"}))
+
+
+def test_group_by_document_returns_distinct_documents(rag: RAG, tmp_path: Path) -> None:
+    long_text = "\n\n".join(f"Paragraph {i} about turbine blade inspection." * 12 for i in range(6))
+    rag.ingest_jsonl(
+        _records(
+            tmp_path / "t.jsonl",
+            [
+                ("long", long_text, {}),
+                ("short", "Turbine blades are inspected yearly.", {}),
+            ],
+        )
+    )
+    chunks = rag.search("turbine blade inspection", k=3)
+    assert len(chunks) == 3 and len(set(_ids(chunks))) < 3
+    grouped = rag.search("turbine blade inspection", k=3, group_by_document=True)
+    assert sorted(_ids(grouped)) == ["long", "short"]
+
+
+def test_unrelated_question_is_not_sent_to_the_llm(parts: RAG) -> None:
+    answer = parts.ask("Who won the 1974 football world cup final?")
+    assert answer.answer == NOT_FOUND_ANSWER
+    assert answer.sources == []
+    assert answer.prompt_format == "none"
+
+
+def test_neighbours_widen_a_hit_in_reading_order(rag: RAG, tmp_path: Path) -> None:
+    text = "\n\n".join(f"Step {i}: " + "tighten the bolt firmly. " * 40 for i in range(1, 6))
+    rag.ingest_jsonl(_records(tmp_path / "s.jsonl", [("manual", text, {})]))
+    hit = rag.search("Step 3", k=1, mode="lexical")[0]
+    around = rag.neighbours(hit, before=1, after=1)
+    ordinals = [p.ordinal for p in around]
+    assert ordinals == list(range(hit.ordinal - 1, hit.ordinal + 2))
+    assert hit.text in [p.text for p in around]
+
+
+def test_mmr_prefers_diverse_passages(rag: RAG, tmp_path: Path) -> None:
+    same = "Solar panels should be cleaned twice a year to keep them efficient."
+    rag.ingest_jsonl(
+        _records(
+            tmp_path / "m.jsonl",
+            [
+                ("a", same, {}),
+                ("b", same + " ", {}),
+                ("c", "Solar panel output drops in winter.", {}),
+            ],
+        )
+    )
+    plain = _ids(rag.search("cleaning solar panels", k=2))
+    assert set(plain) == {"a", "b"}
+    rag.settings = rag.settings.model_copy(update={"mmr_lambda": 0.3})
+    diverse = _ids(rag.search("cleaning solar panels", k=2))
+    assert "c" in diverse
+
+
+def test_cross_encoder_reranker_orders_by_its_own_scores(parts: RAG, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from rag.model_paths import default_embed_model
+
+    model_dir = tmp_path / "tiny-cross-encoder"
+    tokenizer = AutoTokenizer.from_pretrained(default_embed_model())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+
+    reranker = CrossEncoderReranker(str(model_dir))
+    parts.settings = parts.settings.model_copy(update={"rerank_model": str(model_dir)})
+    results = parts.search("pump cleaning", k=5)
+    scores = reranker.score("pump cleaning", [p.text for p in results])
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_stores_from_before_lexical_search_are_indexed_on_open(
+    parts: RAG, settings, embedder, smollm
+) -> None:
+    store = parts.settings.home / "collections" / "default" / STORE_FILE
+    parts.close()
+    db = sqlite3.connect(store)
+    db.executescript(
+        "DROP TRIGGER chunks_fts_insert; DROP TRIGGER chunks_fts_delete; DROP TABLE chunks_fts;"
+    )
+    db.close()
+    with RAG(settings=parts.settings, embedder=embedder, generator=smollm) as reopened:
+        assert _ids(reopened.search("XK-4471", k=1, mode="lexical")) == ["p1"]
+
+
+def test_eval_on_a_tiny_beir_dataset(rag: RAG, tmp_path: Path) -> None:
+    folder = tmp_path / "tinybeir"
+    (folder / "qrels").mkdir(parents=True)
+    corpus = [
+        ("d1", "Aspirin", "Aspirin reduces the risk of heart attacks in adults."),
+        ("d2", "Vitamin C", "Vitamin C does not prevent the common cold."),
+        ("d3", "Sleep", "Adults who sleep less than six hours have more infections."),
+    ]
+    with open(folder / "corpus.jsonl", "w") as out:
+        for doc_id, title, text in corpus:
+            out.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with open(folder / "queries.jsonl", "w") as out:
+        out.write(json.dumps({"_id": "q1", "text": "Does aspirin prevent heart attacks?"}) + "\n")
+        out.write(json.dumps({"_id": "q2", "text": "Short sleep and infections"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+
+    report = evaluate(rag, folder, "test").to_dict()
+    assert set(report) >= {
+        "ndcg@10",
+        "recall@10",
+        "recall@100",
+        "mrr@10",
+        "queries",
+        "p50_ms",
+        "p95_ms",
+    }
+    assert report["queries"] == 2
+    assert report["ndcg@10"] == report["mrr@10"] == 1.0
+    assert "eval-tinybeir" not in rag.collections()  # thrown away
+    with pytest.raises(InvalidRequest, match="no qrels"):
+        evaluate(rag, folder, "dev")
