@@ -24,9 +24,8 @@ from typing import Any
 from rag import RAG, Settings
 from rag.collection import STORE_FILE
 
-DEFAULT_CORPUS = (
-    Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact" / "corpus.jsonl"
-)
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
+DEFAULT_CORPUS = SCIFACT / "corpus.jsonl"
 
 
 def write_records(corpus: Path, target: Path, limit: int | None) -> int:

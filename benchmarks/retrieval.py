@@ -25,44 +25,47 @@ ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("dense (MiniLM, FAISS)", {"search_mode": "dense"}),
     ("lexical (FTS5 BM25, porter)", {"search_mode": "lexical"}),
     (
-        "hybrid, plain RRF (k=60, equal weights)",
-        {"rrf_k": 60.0, "dense_weight": 1.0, "lexical_weight": 1.0, "section_weight": 1.0},
+        "hybrid, RRF k=60, equal weights",
+        {"fusion": "rrf", "rrf_k": 60.0, "dense_weight": 1.0, "lexical_weight": 1.0},
     ),
-    ("hybrid, tuned (defaults)", {}),
+    (
+        "hybrid, RRF k=20",
+        {"fusion": "rrf", "rrf_k": 20.0, "dense_weight": 1.0, "lexical_weight": 1.0},
+    ),
+    ("hybrid, normalized scores 0.5/0.5 (default)", {}),
 ]
 
 
 def evaluate_with(
-    home: Path,
-    dataset: Path,
-    split: str,
-    embedder: SentenceTransformerEmbedder,
-    overrides: dict[str, Any],
+    args: argparse.Namespace, embedder: SentenceTransformerEmbedder, overrides: dict[str, Any]
 ) -> dict[str, Any]:
-    settings = Settings(home=home).model_copy(update=overrides)
+    settings = Settings(home=args.home).model_copy(update=overrides)
     with RAG(settings=settings, embedder=embedder) as rag:
-        return evaluate(rag, dataset, split, collection="eval-bench", keep=True).to_dict()
+        report = evaluate(rag, args.dataset, args.split, collection=args.collection, keep=True)
+        return report.to_dict()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=SCIFACT)
     parser.add_argument("--home", type=Path, default=Path("/tmp/rag-eval-home"))
+    parser.add_argument("--collection", default="eval-bench")
     parser.add_argument("--split", default="test")
     parser.add_argument("--grid", action="store_true", help="Search fusion parameters instead.")
     args = parser.parse_args()
     embedder = SentenceTransformerEmbedder(default_embed_model())
 
     if args.grid:
-        grid = itertools.product([10.0, 30.0, 60.0], [1.0, 1.5, 2.0], [1.0, 2.0, 4.0])
+        grid = itertools.product([20.0, 60.0], [1.0, 1.5], [1.0, 3.0])  # RRF only
         for rrf_k, lexical_weight, section_weight in grid:
             overrides = {
+                "fusion": "rrf",
                 "rrf_k": rrf_k,
                 "dense_weight": 1.0,
                 "lexical_weight": lexical_weight,
                 "section_weight": section_weight,
             }
-            result = evaluate_with(args.home, args.dataset, args.split, embedder, overrides)
+            result = evaluate_with(args, embedder, overrides)
             print(
                 json.dumps(
                     {**overrides, "ndcg@10": result["ndcg@10"], "recall@100": result["recall@100"]}
@@ -73,7 +76,7 @@ def main() -> None:
 
     print(f"{'configuration':45s} nDCG@10 R@10  R@100 MRR@10 p50 ms")
     for label, overrides in ABLATION:
-        r = evaluate_with(args.home, args.dataset, args.split, embedder, overrides)
+        r = evaluate_with(args, embedder, overrides)
         print(
             f"{label:45s} {r['ndcg@10']:.4f}  {r['recall@10']:.3f} {r['recall@100']:.3f} "
             f"{r['mrr@10']:.4f} {r['p50_ms']:.1f}",

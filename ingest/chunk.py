@@ -40,7 +40,10 @@ class _Piece:
 
 
 def chunk_elements(
-    elements: Sequence[Element], count_tokens: TokenCounter, max_tokens: int
+    elements: Sequence[Element],
+    count_tokens: TokenCounter,
+    max_tokens: int,
+    repeat_headings: bool = True,
 ) -> list[Chunk]:
     """Pack elements in order into chunks of at most `max_tokens` tokens.
 
@@ -48,7 +51,7 @@ def chunk_elements(
     >>> els = [Element("Intro", "Title", 1, "Intro"), Element("a b c", "NarrativeText", 1, "Intro"),
     ...        Element("d e", "NarrativeText", 2, "Intro")]
     >>> [(c.text, c.page) for c in chunk_elements(els, words, 10)]
-    [('Intro\\n\\na b c', 1), ('d e', 2)]
+    [('Intro\\n\\na b c', 1), ('Intro\\n\\nd e', 2)]
     """
     if max_tokens < 8:
         raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
@@ -71,23 +74,46 @@ def chunk_elements(
                 current.append(piece)
                 current_tokens = joined_tokens
                 continue
-        current = [piece]
-        current_tokens = piece.tokens
+        current, current_tokens = _start_chunk(piece, count_tokens, max_tokens, repeat_headings)
     if current:
         chunks.append(_make_chunk(len(chunks), current, current_tokens))
     return chunks
 
 
+def _start_chunk(
+    piece: _Piece, count_tokens: TokenCounter, max_tokens: int, repeat_headings: bool
+) -> tuple[list[_Piece], int]:
+    """A new chunk, led by its section heading when it starts mid-section.
+
+    A passage cut from the middle of a section reads, embeds and matches keywords better with
+    the heading it sits under ("Battery and motor" above "...covered for three years").
+    """
+    if repeat_headings and piece.category != "Title" and piece.section:
+        heading = _Piece(
+            piece.section, "Title", piece.page, piece.section, count_tokens(piece.section)
+        )
+        tokens = count_tokens(_join([heading, piece]))
+        if heading.tokens <= max_tokens // 4 and tokens <= max_tokens:
+            return [heading, piece], tokens
+    return [piece], piece.tokens
+
+
 def _pieces(
     elements: Iterable[Element], count_tokens: TokenCounter, max_tokens: int
 ) -> Iterable[_Piece]:
-    """Elements as pieces no larger than a chunk: long ones are split at sentences, then words."""
+    """Elements as pieces no larger than a chunk: long ones are split at sentences, then words.
+
+    Split parts leave room for the section heading that will lead their chunk.
+    """
     for element in elements:
         tokens = count_tokens(element.text)
         if tokens <= max_tokens:
             yield _Piece(element.text, element.category, element.page, element.section, tokens)
             continue
-        for part in _split_text(element.text, count_tokens, max_tokens):
+        room = max_tokens
+        if element.section:
+            room -= min(count_tokens(element.section) + 2, max_tokens // 4)
+        for part in _split_text(element.text, count_tokens, room):
             yield _Piece(part, element.category, element.page, element.section, count_tokens(part))
 
 

@@ -52,9 +52,14 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, ge=1, description="Chunks each retriever contributes before fusion."
     )
+    fusion: Literal["rrf", "convex"] = Field(
+        default="convex",
+        description="How hybrid search merges rankings: reciprocal-rank fusion, or a weighted "
+        "sum of min-max normalized scores.",
+    )
     rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank-fusion constant.")
-    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
-    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense ranking.")
+    lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking.")
     section_weight: float = Field(
         default=1.0, ge=0, description="BM25 weight of section titles against chunk text."
     )

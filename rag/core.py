@@ -247,6 +247,7 @@ class RAG:
             k=k or s.top_k,
             mode=mode or s.search_mode,
             candidates=s.search_candidates,
+            fusion=s.fusion,
             rrf_k=s.rrf_k,
             dense_weight=s.dense_weight,
             lexical_weight=s.lexical_weight,

@@ -38,9 +38,10 @@ class SearchOptions:
     k: int = 5
     mode: SearchMode = "hybrid"
     candidates: int = 100
+    fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: float = 60.0
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
     section_weight: float = 1.0
     group_by_document: bool = False
     where: SearchFilter = field(default_factory=SearchFilter)
@@ -70,6 +71,25 @@ def fuse(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: float) -> list[
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
 
 
+def fuse_scores(
+    results: Sequence[tuple[Sequence[tuple[int, float]], float]],
+) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalized scores; an item missing from a list scores 0 there.
+
+    >>> fuse_scores([([(1, 0.9), (2, 0.8), (3, 0.5)], 0.5), ([(2, 12.0), (3, 4.0)], 0.5)])
+    [(2, 0.875), (1, 0.5), (3, 0.0)]
+    """
+    scores: dict[int, float] = {}
+    for hits, weight in results:
+        if not hits:
+            continue
+        values = [score for _, score in hits]
+        low, span = min(values), (max(values) - min(values)) or 1.0
+        for chunk_id, score in hits:
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * (score - low) / span
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
 def search(
     collection: Collection,
     embedder: Embedder,
@@ -93,15 +113,18 @@ def search(
     vector = embedder.embed([text])[0]
     # Grouping by document needs more chunks in the pool to fill k distinct documents.
     pool = max(options.candidates, options.k * (3 if options.group_by_document else 1))
-    rankings: list[tuple[Sequence[int], float]] = []
+    results: list[tuple[list[tuple[int, float]], float]] = []
     dense: list[tuple[int, float]] = []
     if options.mode in ("hybrid", "dense"):
         dense = collection.dense_search(vector, pool, options.where)
-        rankings.append(([i for i, _ in dense], options.dense_weight))
+        results.append((dense, options.dense_weight))
     if options.mode in ("hybrid", "lexical"):
         lexical = collection.lexical_search(text, pool, options.where, options.section_weight)
-        rankings.append(([i for i, _ in lexical], options.lexical_weight))
-    fused = fuse(rankings, options.rrf_k)
+        results.append((lexical, options.lexical_weight))
+    if options.fusion == "convex":
+        fused = fuse_scores(results)
+    else:
+        fused = fuse([([i for i, _ in hits], weight) for hits, weight in results], options.rrf_k)
     if not fused:
         return []
 

@@ -46,6 +46,6 @@ def test_chunks_break_at_pages_and_sections(embedder: SentenceTransformerEmbedde
     assert [(c.text, c.page, c.section) for c in chunks] == [
         ("Handbook\n\nOffice\n\nThe office is in Bergen.", 1, "Office"),
         ("Holidays\n\n25 days a year.", 1, "Holidays"),
-        ("More about holidays.", 2, "Holidays"),
+        ("Holidays\n\nMore about holidays.", 2, "Holidays"),
     ]
     assert chunks[0].element_types == ("Title", "NarrativeText")
