@@ -53,15 +53,10 @@ class PassageOut(msgspec.Struct):
     text: str
 
 
-class SourceOut(msgspec.Struct):
+class SourceOut(PassageOut):
+    """A passage as numbered in the answer: `[n]` there points here."""
+
     n: int
-    document_id: str
-    path: str
-    page: int | None
-    section: str | None
-    score: float
-    similarity: float
-    text: str
     cited: bool
 
 
