@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense ranking.")
     lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking.")
     section_weight: float = Field(
-        default=1.0, ge=0, description="BM25 weight of section titles against chunk text."
+        default=0.25, ge=0, description="BM25 weight of section titles against chunk text."
     )
     rerank_model: str | None = Field(
         default=None,

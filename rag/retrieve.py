@@ -42,7 +42,7 @@ class SearchOptions:
     rrf_k: float = 60.0
     dense_weight: float = 0.5
     lexical_weight: float = 0.5
-    section_weight: float = 1.0
+    section_weight: float = 0.25
     group_by_document: bool = False
     where: SearchFilter = field(default_factory=SearchFilter)
     rerank_candidates: int = 30
