@@ -23,23 +23,10 @@ from typing import Any
 
 from rag import RAG, Settings
 from rag.collection import STORE_FILE
+from rag.evaluate import write_corpus_records
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 DEFAULT_CORPUS = SCIFACT / "corpus.jsonl"
-
-
-def write_records(corpus: Path, target: Path, limit: int | None) -> int:
-    """SciFact's BEIR corpus as our JSONL records: {"id", "text", "metadata": {"title"}}."""
-    count = 0
-    with open(corpus, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as out:
-        for line in src:
-            if limit is not None and count >= limit:
-                break
-            row = json.loads(line)
-            record = {"id": row["_id"], "text": row["text"], "metadata": {"title": row["title"]}}
-            out.write(json.dumps(record) + "\n")
-            count += 1
-    return count
 
 
 def write_files(corpus: Path, folder: Path, limit: int) -> int:
@@ -87,7 +74,7 @@ def run(corpus: Path, limit: int | None, files: int | None, batch_size: int) -> 
                 report = rag.ingest([Path(tmp) / "files"], collection="bench")
             else:
                 source = Path(tmp) / "records.jsonl"
-                docs = write_records(corpus, source, limit)
+                docs = write_corpus_records(corpus, source, limit)
                 started = time.perf_counter()
                 report = rag.ingest_jsonl(source, collection="bench")
             ingest_s = time.perf_counter() - started

@@ -80,14 +80,13 @@ def read_queries(folder: Path, wanted: set[str]) -> dict[str, str]:
     return queries
 
 
-def write_corpus_records(folder: Path, target: Path) -> int:
-    """BEIR corpus rows as our JSONL records; the title is the record's section title."""
+def write_corpus_records(corpus: Path, target: Path, limit: int | None = None) -> int:
+    """BEIR corpus rows (the first `limit`) as our JSONL records; the title is the section."""
     count = 0
-    with (
-        open(folder / "corpus.jsonl", encoding="utf-8") as src,
-        open(target, "w", encoding="utf-8") as out,
-    ):
+    with open(corpus, encoding="utf-8") as src, open(target, "w", encoding="utf-8") as out:
         for line in src:
+            if limit is not None and count >= limit:
+                break
             row = json.loads(line)
             metadata = {"title": row["title"]} if row.get("title") else {}
             record = {"id": str(row["_id"]), "text": row["text"], "metadata": metadata}
@@ -99,7 +98,7 @@ def write_corpus_records(folder: Path, target: Path) -> int:
 def ingest_corpus(rag: RAG, folder: Path, collection: str) -> IngestReport:
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
         records = Path(tmp) / "corpus.jsonl"
-        write_corpus_records(folder, records)
+        write_corpus_records(folder / "corpus.jsonl", records)
         return rag.ingest_jsonl(records, collection)
 
 

@@ -60,9 +60,12 @@ class IngestOptions:
     prune: bool = False
 
 
-def document_id_for(path: Path) -> str:
-    """Stable id from the absolute path: re-ingesting the same file replaces its document."""
-    return hashlib.sha256(str(path).encode()).hexdigest()[:16]
+def document_id_for(path: str) -> str:
+    """Stable id from a document's path (a file's absolute path, or `record:<id>`).
+
+    Re-ingesting the same file or record replaces its document.
+    """
+    return hashlib.sha256(path.encode()).hexdigest()[:16]
 
 
 def content_hash(path: Path) -> str:
@@ -269,7 +272,7 @@ def _plan_file(
     if existing is not None and existing.content_hash == digest:
         return FileOutcome(str(absolute), FileStatus.UNCHANGED, None, existing.id, existing.chunks)
     return DocumentTask(
-        document_id_for(absolute), str(absolute), kind, digest, size, max_tokens, tokenizer
+        document_id_for(str(absolute)), str(absolute), kind, digest, size, max_tokens, tokenizer
     )
 
 
@@ -304,7 +307,7 @@ def _plan_record(
     existing = collection.document_by_path(path)
     if existing is not None and existing.content_hash == digest:
         return FileOutcome(path, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
-    document_id = hashlib.sha256(path.encode()).hexdigest()[:16]
+    document_id = document_id_for(path)
     return DocumentTask(
         document_id,
         path,
