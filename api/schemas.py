@@ -64,11 +64,30 @@ class SearchResponse(msgspec.Struct):
     results: list[PassageOut]
 
 
+class DroppedPassage(msgspec.Struct):
+    path: str
+    page: int | None
+    chunk_id: int
+
+
+class ContextOut(msgspec.Struct):
+    """What the model saw: passages are fitted to its context in rank order."""
+
+    context_size: int
+    prompt_tokens: int
+    answer_tokens_reserved: int
+    used: int
+    last_trimmed: bool
+    dropped: list[DroppedPassage]
+
+
 class AskResponse(msgspec.Struct):
     answer: str
     sources: list[SourceOut]
     prompt_format: str
     usage: dict[str, int]
+    context: ContextOut | None
+    timings: dict[str, float]
 
 
 class IngestResponse(msgspec.Struct):

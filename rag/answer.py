@@ -1,53 +1,21 @@
-"""Turn passages and a question into a prompt, generate, and map `[n]` citations to sources."""
+"""Generate an answer from fitted passages and map its `[n]` citations to sources."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import PurePath
+from typing import Any
 
+from rag.budget import FittedPrompt
 from rag.llm import Generator, SamplingOptions
-from rag.prompts import Message
 from rag.types import Answer, Passage, Source
 
-SYSTEM_PROMPT = (
-    "You answer questions about the user's documents using only the numbered passages given. "
-    "Cite the passages you use with their numbers in brackets, like [1]. If the passages do not "
-    "contain the answer, say that you don't know."
-)
-
-NOT_FOUND_ANSWER = "I could not find this in your documents."
-
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
-def passage_label(passage: Passage) -> str:
-    name = PurePath(passage.path).name
-    return f"{name}, page {passage.page}" if passage.page is not None else name
-
 
 # Small models tend to carry on by echoing the prompt's own structure; these markers can never
 # be part of a real answer, so generation stops there.
 PROMPT_STOPS = ("<passage", "\nQuestion:")
-
-
-def user_message(question: str, passages: Sequence[Passage]) -> str:
-    blocks = [
-        f'<passage n="{n}" source="{passage_label(p)}">\n{p.text}\n</passage>'
-        for n, p in enumerate(passages, start=1)
-    ]
-    return (
-        "\n".join(blocks) + f"\n\nQuestion: {question}\n"
-        "Answer briefly from the passages and cite them like [1]."
-    )
-
-
-def messages(question: str, passages: Sequence[Passage]) -> list[Message]:
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(question, passages)},
-    ]
 
 
 def relevant_passages(
@@ -70,37 +38,6 @@ def relevant_passages(
     best = max(p.similarity for p in passages)
     floor = max(min_similarity, best * min_relative if best > 0 else best)
     return [p for p in passages if p.similarity >= floor]
-
-
-@dataclass(frozen=True)
-class FittedPrompt:
-    text: str
-    passages: list[Passage]
-    prompt_tokens: int
-    max_answer_tokens: int
-
-
-def fit_prompt(
-    generator: Generator, question: str, passages: Sequence[Passage], max_answer_tokens: int
-) -> FittedPrompt:
-    """Keep passages in rank order while the prompt leaves room for the answer.
-
-    Tokens are counted with the LLM's own tokenizer on the fully rendered prompt, so the
-    template's overhead is included.
-    """
-    fmt = generator.prompt_format
-    budget = generator.context_size - max_answer_tokens
-    kept: list[Passage] = []
-    text = fmt.render(messages(question, kept))
-    tokens = generator.count_tokens(text)
-    for passage in passages:
-        candidate = fmt.render(messages(question, [*kept, passage]))
-        candidate_tokens = generator.count_tokens(candidate)
-        if candidate_tokens > budget:
-            break
-        kept, text, tokens = [*kept, passage], candidate, candidate_tokens
-    answer_room = max(1, min(max_answer_tokens, generator.context_size - tokens))
-    return FittedPrompt(text, kept, tokens, answer_room)
 
 
 def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
@@ -126,7 +63,7 @@ class AnswerStream:
     """Text pieces as the model writes them; `.result()` gives the final cited Answer.
 
     The sources are known before the first piece, so a caller can show them early. Nothing is
-    generated until the stream is read.
+    generated until the stream is read; `close()` stops a generation midway.
     """
 
     def __init__(
@@ -134,13 +71,18 @@ class AnswerStream:
         passages: list[Passage],
         pieces: Iterator[str],
         format_name: str,
-        prompt_tokens: int,
+        prompt: FittedPrompt | None = None,
+        count_tokens: Any = None,
     ) -> None:
         self.passages = passages
         self._source = pieces
         self._format_name = format_name
-        self._prompt_tokens = prompt_tokens
+        self._prompt = prompt
+        self._count_tokens = count_tokens
         self._pieces: list[str] = []
+        self._started: float | None = None
+        self._first_piece: float | None = None
+        self._finished: float | None = None
 
     @classmethod
     def generate(
@@ -148,29 +90,63 @@ class AnswerStream:
     ) -> AnswerStream:
         return cls(
             prompt.passages,
-            iter(generator.stream(prompt.text, options)),
-            generator.prompt_format.name,
-            prompt.prompt_tokens,
+            iter(generator.stream(prompt.messages, options)),
+            generator.format_name,
+            prompt,
+            generator.count_tokens,
         )
 
     @classmethod
-    def not_found(cls) -> AnswerStream:
+    def not_found(cls, text: str) -> AnswerStream:
         """The answer when nothing in the documents is relevant: no passages, no LLM call."""
-        return cls([], iter([NOT_FOUND_ANSWER]), "none", 0)
+        return cls([], iter([text]), "none")
 
     def __iter__(self) -> Iterator[str]:
+        if self._started is None:
+            self._started = time.perf_counter()
         for piece in self._source:
+            if self._first_piece is None:
+                self._first_piece = time.perf_counter()
             self._pieces.append(piece)
             yield piece
+        if self._finished is None:
+            self._finished = time.perf_counter()
+
+    def close(self) -> None:
+        """Stop generating (a client went away); the model is free for the next question."""
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+    def _timings(self, completion_tokens: int) -> dict[str, float]:
+        if self._started is None or self._first_piece is None or self._finished is None:
+            return {}
+        decode = self._finished - self._first_piece
+        rate = (completion_tokens - 1) / decode if completion_tokens > 1 and decode > 0 else 0.0
+        return {
+            "first_token_ms": round((self._first_piece - self._started) * 1000, 2),
+            "total_ms": round((self._finished - self._started) * 1000, 2),
+            "tokens_per_second": round(rate, 2),
+        }
 
     def result(self) -> Answer:
         """The whole answer; consumes the rest of the stream if it was not read to the end."""
         for _ in self:
             pass
-        text, cited = extract_citations("".join(self._pieces), len(self.passages))
+        raw = "".join(self._pieces)
+        text, cited = extract_citations(raw, len(self.passages))
         sources = [
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
-        # llama.cpp streams one token per piece.
-        usage = {"prompt_tokens": self._prompt_tokens, "completion_tokens": len(self._pieces)}
-        return Answer(answer=text, sources=sources, prompt_format=self._format_name, usage=usage)
+        if self._prompt is None:
+            return Answer(text, sources, self._format_name)
+        completion = self._count_tokens(raw) if self._count_tokens and raw else 0
+        usage = {"prompt_tokens": self._prompt.prompt_tokens, "completion_tokens": completion}
+        return Answer(
+            answer=text,
+            sources=sources,
+            prompt_format=self._format_name,
+            usage=usage,
+            context=self._prompt.report(),
+            timings=self._timings(completion),
+        )

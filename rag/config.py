@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,33 @@ class Settings(BaseSettings):
         description="GGUF file path, or a hub id 'owner/repo' or 'owner/repo:file.gguf'. "
         "Default: the packaged SmolLM2-135M-Instruct Q4_1.",
     )
+    llm_backend: Literal["llama-cpp", "transformers", "openai"] = Field(
+        default="llama-cpp",
+        description="What runs the LLM: llama-cpp-python (GGUF), transformers (safetensors "
+        "folder or hub id), or 'openai' for any OpenAI-compatible server (llama-server, Ollama, "
+        "LM Studio, vLLM) at RAG_LLM_BASE_URL.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of an OpenAI-compatible server, e.g. http://localhost:8080/v1.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key for that server, if it wants one."
+    )
+    allow_pickle: bool = Field(
+        default=False,
+        description="Allow pickle-based model checkpoints (.bin/.pt/.pth), which can run code "
+        "when loaded. Only for models from a source you trust.",
+    )
+    prompt_formats_file: Path | None = Field(
+        default=None,
+        description="TOML file of extra prompt formats ([formats.NAME] tables); see README.",
+    )
+    rag_prompt_file: Path | None = Field(
+        default=None,
+        description="TOML file overriding the RAG prompt (system, passage, question, not_found) "
+        "for every collection; a collection's own prompt.toml wins over it.",
+    )
     chat_format: str | None = Field(
         default=None,
         description="Force a named prompt format (e.g. chatml, gemma, llama-3) instead of the "
@@ -52,10 +79,10 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, ge=1, description="Chunks each retriever contributes before fusion."
     )
-    fusion: Literal["rrf", "convex"] = Field(
+    fusion: Literal["rrf", "convex", "zscore"] = Field(
         default="convex",
         description="How hybrid search merges rankings: reciprocal-rank fusion, or a weighted "
-        "sum of min-max normalized scores.",
+        "sum of normalized scores (min-max 'convex' or standard-score 'zscore').",
     )
     rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank-fusion constant.")
     dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense ranking.")

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from index.filters import SearchFilter
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import PROMPT_STOPS, AnswerStream, fit_prompt, relevant_passages
+from rag.answer import PROMPT_STOPS, AnswerStream, relevant_passages
+from rag.budget import fit_prompt
 from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
+from rag.generators import make_generator
 from rag.ingestion import (
     IngestOptions,
     Progress,
@@ -25,8 +27,9 @@ from rag.ingestion import (
     ingest_records,
     read_jsonl,
 )
-from rag.llm import Generator, LlamaCppGenerator, SamplingOptions
-from rag.model_paths import default_embed_model, default_llm_model
+from rag.llm import Generator, SamplingOptions
+from rag.model_paths import default_embed_model
+from rag.rag_prompt import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
 from rag.runtime import configure_process
@@ -76,21 +79,14 @@ class RAG:
     def generator(self) -> Generator:
         with self._lock:
             if self._generator is None:
-                s = self.settings
-                self._generator = LlamaCppGenerator(
-                    s.llm_model or default_llm_model(),
-                    n_ctx_limit=s.n_ctx,
-                    n_threads=s.n_threads,
-                    n_gpu_layers=s.n_gpu_layers,
-                    chat_format=s.chat_format,
-                )
+                self._generator = make_generator(self.settings)
             return self._generator
 
     def warm_up(self, llm: bool = True) -> None:
         """Load the models now instead of on the first request."""
         _ = self._embedder_dimension()
         if llm:
-            _ = self.generator.prompt_format
+            self.generator.warm_up()
 
     def _embedder_dimension(self) -> int:
         try:
@@ -132,6 +128,25 @@ class RAG:
             )
             self._collections[name] = opened
             return opened
+
+    def rag_prompt(self, collection: str | None = None) -> RagPrompt:
+        """The RAG prompt a collection uses: defaults < RAG_RAG_PROMPT_FILE < its prompt.toml."""
+        folder = self._collections_root() / validate_name(collection or self.settings.collection)
+        return prompt_for(self.settings.rag_prompt_file, folder)
+
+    def set_rag_prompt(self, source: Path | None, collection: str | None = None) -> RagPrompt:
+        """Give a collection its own RAG prompt from a TOML file (validated first), or with
+        `source=None` go back to the shared one."""
+        folder = self.collection(collection).folder
+        target = folder / PROMPT_FILE_NAME
+        if source is None:
+            target.unlink(missing_ok=True)
+        else:
+            RagPrompt().overridden_by(source.expanduser())
+            staged = target.with_suffix(".tmp")
+            staged.write_text(source.expanduser().read_text(encoding="utf-8"), encoding="utf-8")
+            staged.replace(target)
+        return self.rag_prompt(collection)
 
     def delete_collection(self, name: str) -> None:
         name = validate_name(name)
@@ -327,11 +342,12 @@ class RAG:
         question = check_query(question)
         s = self.settings
         found = self.search(question, k, collection, where=where)
+        template = self.rag_prompt(collection)
         passages = relevant_passages(found, s.min_similarity, s.context_min_relative_score)
         if not passages:
-            return AnswerStream.not_found()
+            return AnswerStream.not_found(template.not_found)
         passages = self._widened(passages, collection)
-        prompt = fit_prompt(self.generator, question, passages, s.max_answer_tokens)
+        prompt = fit_prompt(self.generator, template, question, passages, s.max_answer_tokens)
         options = SamplingOptions(
             max_tokens=prompt.max_answer_tokens,
             temperature=s.temperature,

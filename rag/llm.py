@@ -1,21 +1,17 @@
-"""Local text generation: the Generator protocol and its llama-cpp-python (GGUF) implementation."""
+"""What the answer step needs from a language model, whichever backend runs it.
+
+Backends take chat messages, not a formatted prompt: a local backend renders them through the
+model's own format exactly once, and a model server applies its own template, so a prompt is
+never wrapped twice.
+"""
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-from rag.errors import ModelNotFound
-from rag.prompts import FormatChoice, PromptFormat, choose_format
-
-if TYPE_CHECKING:
-    from llama_cpp import Llama
-
-log = logging.getLogger(__name__)
+from rag.prompts import Message
 
 
 @dataclass(frozen=True)
@@ -29,173 +25,61 @@ class SamplingOptions:
 
 
 class Generator(Protocol):
-    """A local LLM that continues an already-formatted prompt, streaming text pieces."""
+    """A chat model that streams its answer as text pieces."""
 
     @property
-    def prompt_format(self) -> PromptFormat: ...
+    def name(self) -> str: ...
 
     @property
-    def context_size(self) -> int: ...
-
-    def count_tokens(self, prompt: str) -> int: ...
-
-    def stream(self, prompt: str, options: SamplingOptions) -> Iterator[str]: ...
-
-
-class LlamaCppGenerator:
-    """A GGUF model run by llama-cpp-python, loaded on first use.
-
-    `model` is a .gguf path, or a hub id `owner/repo` or `owner/repo:file.gguf` (downloaded
-    once by huggingface_hub when the machine has a network).
-    """
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        n_ctx_limit: int = 4096,
-        n_threads: int = 1,
-        n_gpu_layers: int = -1,
-        chat_format: str | None = None,
-    ) -> None:
-        self._model_spec = model
-        self._n_ctx_limit = n_ctx_limit
-        self._n_threads = n_threads
-        self._n_gpu_layers = n_gpu_layers
-        self._chat_format = chat_format
-        self._llama: Llama | None = None
-        self._choice: FormatChoice | None = None
-        self._load_lock = threading.Lock()
-        # One llama.cpp context cannot decode two sequences at once: generations take turns.
-        self._generate_lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        return self._model_spec
-
-    def warm_up(self) -> None:
-        self._loaded()
-
-    def _loaded(self) -> Llama:
-        with self._load_lock:
-            if self._llama is None:
-                self._llama = _load_llama(
-                    self._model_spec, self._n_ctx_limit, self._n_threads, self._n_gpu_layers
-                )
-                self._choice = _format_for(self._llama, self._chat_format)
-                log.info(
-                    "prompt format %s (from %s)", self._choice.format.name, self._choice.reason
-                )
-            return self._llama
-
-    @property
-    def format_choice(self) -> FormatChoice:
-        self._loaded()
-        assert self._choice is not None
-        return self._choice
-
-    @property
-    def prompt_format(self) -> PromptFormat:
-        return self.format_choice.format
+    def format_name(self) -> str:
+        """Which prompt format renders the chat (or "server" when a model server does)."""
+        ...
 
     @property
     def context_size(self) -> int:
-        return int(self._loaded().n_ctx())
+        """Tokens of prompt plus answer the model is run with."""
+        ...
 
-    def tokenize(self, prompt: str) -> list[int]:
-        """Tokens of a formatted prompt, with special tokens parsed and exactly one BOS."""
-        llama = self._loaded()
-        bos = _token_text(llama, llama.token_bos())
-        starts_with_bos = bool(bos) and prompt.startswith(bos)
-        return list(llama.tokenize(prompt.encode(), add_bos=not starts_with_bos, special=True))
+    def warm_up(self) -> None: ...
 
-    def count_tokens(self, prompt: str) -> int:
-        return len(self.tokenize(prompt))
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens of the whole rendered chat, template overhead included."""
+        ...
 
-    def stream(self, prompt: str, options: SamplingOptions) -> Iterator[str]:
-        llama = self._loaded()
-        tokens = self.tokenize(prompt)
-        stop = list(dict.fromkeys([*self.prompt_format.stop, *options.stop]))
-        with self._generate_lock:
-            pieces = llama.create_completion(
-                prompt=tokens,
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                top_p=options.top_p,
-                repeat_penalty=options.repeat_penalty,
-                seed=options.seed,
-                stop=stop,
-                stream=True,
-            )
-            for piece in pieces:
-                text = piece["choices"][0]["text"]  # type: ignore[index]
-                if text:
-                    yield text
+    def count_tokens(self, text: str) -> int:
+        """Tokens of plain text (an answer), with the model's tokenizer."""
+        ...
+
+    def stream(self, messages: Sequence[Message], options: SamplingOptions) -> Iterator[str]:
+        """The answer, piece by piece; closing the iterator stops generation."""
+        ...
 
 
-def _token_text(llama: Llama, token: int) -> str:
-    if token < 0:
-        return ""
-    return llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+def hold_back_stops(pieces: Iterator[str], stops: Sequence[str]) -> Iterator[str]:
+    """Pass text through until a stop string appears; never emit any part of a stop string.
 
+    Text that could still be the start of a stop string is held until the next piece decides.
 
-def _format_for(llama: Llama, override: str | None) -> FormatChoice:
-    metadata = {str(k): str(v) for k, v in llama.metadata.items()}
-    return choose_format(
-        metadata,
-        _token_text(llama, llama.token_bos()),
-        _token_text(llama, llama.token_eos()),
-        override,
-    )
-
-
-def _load_llama(spec: str, n_ctx_limit: int, n_threads: int, n_gpu_layers: int) -> Llama:
-    try:
-        from llama_cpp import Llama, llama_supports_gpu_offload
-    except ImportError as exc:
-        raise ModelNotFound(
-            "llama-cpp-python is not installed; run scripts/bootstrap.sh (it builds it safely)"
-        ) from exc
-
-    options: dict[str, Any] = {
-        "n_threads": n_threads,
-        "n_threads_batch": n_threads,
-        "n_gpu_layers": n_gpu_layers if llama_supports_gpu_offload() else 0,
-        "verbose": False,
-    }
-    path = Path(spec).expanduser()
-    try:
-        if path.suffix == ".gguf" or path.exists():
-            if not path.is_file():
-                raise ModelNotFound(f"LLM file not found: {path} (check RAG_LLM_MODEL)")
-            llama = _open_with_context_cap(
-                lambda **kw: Llama(model_path=str(path), **kw), n_ctx_limit, options
-            )
-        else:
-            repo, _, filename = spec.partition(":")
-            llama = _open_with_context_cap(
-                lambda **kw: Llama.from_pretrained(
-                    repo_id=repo, filename=filename or "*.gguf", **kw
-                ),
-                n_ctx_limit,
-                options,
-            )
-    except ModelNotFound:
-        raise
-    except Exception as exc:
-        raise ModelNotFound(f"could not load LLM {spec!r}: {exc}") from exc
-    return llama
-
-
-def _open_with_context_cap(open_model: Any, n_ctx_limit: int, options: dict[str, Any]) -> Llama:
-    """Open with the configured context, shrunk to the model's trained context when smaller.
-
-    The trained size is only known once the file is open; the second open happens only for
-    models trained on a context shorter than the limit.
+    >>> list(hold_back_stops(iter(["Hel", "lo<", "|end", "|> more"]), ["<|end|>"]))
+    ['Hel', 'lo']
+    >>> "".join(hold_back_stops(iter(["a <", "b"]), ["<|end|>"]))
+    'a <b'
     """
-    llama: Llama = open_model(n_ctx=n_ctx_limit, **options)
-    trained = int(llama._model.n_ctx_train())
-    if 0 < trained < n_ctx_limit:
-        del llama
-        llama = open_model(n_ctx=trained, **options)
-    return llama
+    stops = [s for s in stops if s]
+    pending = ""
+    for piece in pieces:
+        pending += piece
+        cut = min((pending.find(s) for s in stops if s in pending), default=-1)
+        if cut >= 0:
+            if pending[:cut]:
+                yield pending[:cut]
+            return
+        keep = max(
+            (n for s in stops for n in range(1, len(s)) if pending.endswith(s[:n])), default=0
+        )
+        ready = pending[: len(pending) - keep]
+        if ready:
+            yield ready
+        pending = pending[len(pending) - keep :]
+    if pending:
+        yield pending

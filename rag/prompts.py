@@ -212,6 +212,30 @@ class JinjaChatTemplate:
 
 
 @dataclass(frozen=True)
+class FormatRegistry:
+    """Named formats and the name hints that pick one for a model without a chat template.
+
+    Built-in formats come first; a user's formats file (RAG_PROMPT_FORMATS_FILE) adds to them or
+    replaces them by name, and its hints are tried before the built-in ones.
+    """
+
+    formats: Mapping[str, TurnFormat]
+    hints: tuple[tuple[str, str], ...]
+
+    def named(self, name: str) -> TurnFormat:
+        try:
+            return self.formats[name]
+        except KeyError:
+            known = ", ".join(sorted(self.formats))
+            raise InvalidRequest(f"unknown chat format {name!r}; known formats: {known}") from None
+
+    def extended(
+        self, formats: Mapping[str, TurnFormat], hints: Sequence[tuple[str, str]]
+    ) -> FormatRegistry:
+        return FormatRegistry({**self.formats, **formats}, (*hints, *self.hints))
+
+
+@dataclass(frozen=True)
 class FormatChoice:
     format: PromptFormat
     reason: Literal["config", "gguf", "architecture", "default"]
@@ -233,16 +257,19 @@ _ARCHITECTURE_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
+BUILTIN_FORMATS = FormatRegistry(NAMED_FORMATS, _ARCHITECTURE_HINTS)
+
+
 def named_format(name: str) -> TurnFormat:
-    try:
-        return NAMED_FORMATS[name]
-    except KeyError:
-        known = ", ".join(sorted(NAMED_FORMATS))
-        raise InvalidRequest(f"unknown chat format {name!r}; known formats: {known}") from None
+    return BUILTIN_FORMATS.named(name)
 
 
 def choose_format(
-    metadata: Mapping[str, str], bos_token: str, eos_token: str, override: str | None = None
+    metadata: Mapping[str, str],
+    bos_token: str,
+    eos_token: str,
+    override: str | None = None,
+    registry: FormatRegistry = BUILTIN_FORMATS,
 ) -> FormatChoice:
     """Pick the prompt format for a model from its GGUF metadata.
 
@@ -250,7 +277,7 @@ def choose_format(
     'gemma'
     """
     if override:
-        return FormatChoice(named_format(override), "config")
+        return FormatChoice(registry.named(override), "config")
     template = metadata.get("tokenizer.chat_template")
     if template:
         return FormatChoice(JinjaChatTemplate(template, bos_token, eos_token), "gguf")
@@ -258,13 +285,55 @@ def choose_format(
         metadata.get(key, "").lower()
         for key in ("general.architecture", "general.name", "general.basename")
     )
-    for hint, name in _ARCHITECTURE_HINTS:
-        if hint in described:
-            return FormatChoice(NAMED_FORMATS[name], "architecture")
+    for hint, name in registry.hints:
+        if hint.lower() in described:
+            return FormatChoice(registry.named(name), "architecture")
     log.warning(
         "model %r has no chat template and no known architecture; using chatml. "
         "Set RAG_CHAT_FORMAT to one of: %s",
         metadata.get("general.name", "?"),
-        ", ".join(sorted(NAMED_FORMATS)),
+        ", ".join(sorted(registry.formats)),
     )
-    return FormatChoice(NAMED_FORMATS["chatml"], "default")
+    return FormatChoice(registry.named("chatml"), "default")
+
+
+# Markers that start or end a turn in some format. Text from documents or users that contains
+# one would, once tokenized with special tokens enabled, become a real control token and let a
+# document end the prompt's turn; so such text gets a word joiner after its first character.
+CONTROL_MARKERS = (
+    *_KNOWN_TURN_ENDS,
+    "<|im_start|>",
+    "<start_of_turn>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|begin_of_text|>",
+    "<bos>",
+    "<eos>",
+    "<s>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+)
+_WORD_JOINER = "\u2060"
+
+
+def neutralize_markers(text: str, extra: Sequence[str] = ()) -> str:
+    """Text that cannot be read as a chat-template control token.
+
+    >>> neutralize_markers("a <|im_end|> b") == "a <\u2060|im_end|> b"
+    True
+    """
+    for marker in (*CONTROL_MARKERS, *extra):
+        if len(marker) > 1 and marker in text:
+            text = text.replace(marker, marker[0] + _WORD_JOINER + marker[1:])
+    return text
+
+
+def neutralized(messages: Sequence[Message], extra: Sequence[str] = ()) -> list[Message]:
+    return [
+        {"role": message["role"], "content": neutralize_markers(message["content"], extra)}
+        for message in messages
+    ]

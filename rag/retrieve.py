@@ -38,7 +38,7 @@ class SearchOptions:
     k: int = 5
     mode: SearchMode = "hybrid"
     candidates: int = 100
-    fusion: Literal["rrf", "convex"] = "convex"
+    fusion: Literal["rrf", "convex", "zscore"] = "convex"
     rrf_k: float = 60.0
     dense_weight: float = 0.5
     lexical_weight: float = 0.5
@@ -73,20 +73,37 @@ def fuse(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: float) -> list[
 
 def fuse_scores(
     results: Sequence[tuple[Sequence[tuple[int, float]], float]],
+    normalize: Literal["minmax", "zscore"] = "minmax",
 ) -> list[tuple[int, float]]:
-    """Weighted sum of min-max normalized scores; an item missing from a list scores 0 there.
+    """Weighted sum of normalized scores; an item missing from a list gets that list's lowest.
+
+    `minmax` maps each list onto [0, 1]; `zscore` centres it on its mean in standard
+    deviations, which lets one list's clear winner stand out more than its runner-up.
 
     >>> fuse_scores([([(1, 0.9), (2, 0.8), (3, 0.5)], 0.5), ([(2, 12.0), (3, 4.0)], 0.5)])
     [(2, 0.875), (1, 0.5), (3, 0.0)]
+    >>> [i for i, _ in fuse_scores([([(1, 3.0), (2, 1.0)], 1.0)], "zscore")]
+    [1, 2]
     """
-    scores: dict[int, float] = {}
+    normalized: list[tuple[dict[int, float], float]] = []
     for hits, weight in results:
         if not hits:
             continue
-        values = [score for _, score in hits]
-        low, span = min(values), (max(values) - min(values)) or 1.0
-        for chunk_id, score in hits:
-            scores[chunk_id] = scores.get(chunk_id, 0.0) + weight * (score - low) / span
+        values = np.array([score for _, score in hits], dtype=np.float64)
+        if normalize == "zscore":
+            centre, spread = float(values.mean()), float(values.std()) or 1.0
+        else:
+            centre, spread = float(values.min()), float(values.max() - values.min()) or 1.0
+        normalized.append(({i: (score - centre) / spread for i, score in hits}, weight))
+    floors = [min(hits.values()) for hits, _ in normalized]
+    everything = {chunk_id for hits, _ in normalized for chunk_id in hits}
+    scores = {
+        chunk_id: sum(
+            weight * hits.get(chunk_id, floor)
+            for (hits, weight), floor in zip(normalized, floors, strict=True)
+        )
+        for chunk_id in everything
+    }
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
 
 
@@ -121,8 +138,8 @@ def search(
     if options.mode in ("hybrid", "lexical"):
         lexical = collection.lexical_search(text, pool, options.where, options.section_weight)
         results.append((lexical, options.lexical_weight))
-    if options.fusion == "convex":
-        fused = fuse_scores(results)
+    if options.fusion in ("convex", "zscore"):
+        fused = fuse_scores(results, "zscore" if options.fusion == "zscore" else "minmax")
     else:
         fused = fuse([([i for i, _ in hits], weight) for hits, weight in results], options.rrf_k)
     if not fused:

@@ -55,6 +55,10 @@ class Answer:
     sources: list[Source]
     prompt_format: str
     usage: dict[str, int] = field(default_factory=dict)
+    # What the model saw: context size, prompt tokens, passages used, trimmed and dropped.
+    context: dict[str, Any] = field(default_factory=dict)
+    # first_token_ms, total_ms, tokens_per_second of the generation (empty without one).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,8 @@ class Answer:
             "sources": [s.to_dict() for s in self.sources],
             "prompt_format": self.prompt_format,
             "usage": dict(self.usage),
+            "context": dict(self.context) or None,
+            "timings": dict(self.timings),
         }
 
 

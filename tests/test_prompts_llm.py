@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import InvalidRequest
-from rag.llm import LlamaCppGenerator, SamplingOptions
+from rag.llama_cpp_backend import LlamaCppGenerator
+from rag.llm import SamplingOptions
 from rag.prompts import NAMED_FORMATS, JinjaChatTemplate, Message, choose_format, named_format
 
 CONVERSATION: list[Message] = [
@@ -66,7 +67,7 @@ def test_smollm_prompt_starts_with_one_im_start_token(smollm: LlamaCppGenerator)
 def test_generation_stops_cleanly(generator_name: str, request: pytest.FixtureRequest) -> None:
     generator: LlamaCppGenerator = request.getfixturevalue(generator_name)
     prompt = generator.prompt_format.render([{"role": "user", "content": "Say the word hello."}])
-    text = "".join(generator.stream(prompt, SamplingOptions(max_tokens=24)))
+    text = "".join(generator.stream_prompt(prompt, SamplingOptions(max_tokens=24)))
     assert text.strip()
     for marker in (*generator.prompt_format.stop, "<|im_start|>", "<start_of_turn>"):
         assert marker not in text

@@ -10,10 +10,10 @@ import pytest
 
 from index.filters import SearchFilter
 from rag import RAG
-from rag.answer import NOT_FOUND_ANSWER
 from rag.collection import STORE_FILE
 from rag.errors import InvalidRequest
 from rag.evaluate import evaluate
+from rag.rag_prompt import RagPrompt
 from rag.rerank import CrossEncoderReranker
 
 
@@ -88,7 +88,7 @@ def test_group_by_document_returns_distinct_documents(rag: RAG, tmp_path: Path) 
 
 def test_unrelated_question_is_not_sent_to_the_llm(parts: RAG) -> None:
     answer = parts.ask("Who won the 1974 football world cup final?")
-    assert answer.answer == NOT_FOUND_ANSWER
+    assert answer.answer == RagPrompt().not_found
     assert answer.sources == []
     assert answer.prompt_format == "none"
 

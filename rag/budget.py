@@ -1,0 +1,114 @@
+"""Fit the retrieved passages into the model's context, so nothing overflows silently.
+
+Passages go in rank order while the rendered prompt (counted with the LLM's own tokenizer,
+template overhead included) leaves `max_answer_tokens` free; the first one that does not fit is
+cut at a sentence boundary, and the rest are dropped and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rag.errors import InvalidRequest
+from rag.llm import Generator
+from rag.prompts import Message
+from rag.rag_prompt import RagPrompt
+from rag.types import Passage
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    messages: list[Message]
+    passages: list[Passage]
+    dropped: list[Passage]
+    trimmed: bool
+    prompt_tokens: int
+    max_answer_tokens: int
+    context_size: int
+
+    def report(self) -> dict[str, Any]:
+        """Which passages the model saw, for the response."""
+        return {
+            "context_size": self.context_size,
+            "prompt_tokens": self.prompt_tokens,
+            "answer_tokens_reserved": self.max_answer_tokens,
+            "used": len(self.passages),
+            "last_trimmed": self.trimmed,
+            "dropped": [
+                {"path": p.path, "page": p.page, "chunk_id": p.chunk_id} for p in self.dropped
+            ],
+        }
+
+
+def sentences(text: str) -> list[str]:
+    """
+    >>> sentences("One. Two!  Three")
+    ['One.', 'Two!', 'Three']
+    """
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
+def fit_prompt(
+    generator: Generator,
+    prompt: RagPrompt,
+    question: str,
+    passages: Sequence[Passage],
+    max_answer_tokens: int,
+) -> FittedPrompt:
+    context = generator.context_size
+    budget = context - max_answer_tokens
+
+    def cost(chosen: list[Passage]) -> tuple[list[Message], int]:
+        messages = prompt.messages(question, chosen)
+        return messages, generator.count_prompt_tokens(messages)
+
+    messages, tokens = cost([])
+    if tokens > budget:
+        raise InvalidRequest(
+            f"the question alone takes {tokens} tokens, but the model's context of {context} "
+            f"leaves {budget} after reserving {max_answer_tokens} for the answer: shorten the "
+            "question or lower RAG_MAX_ANSWER_TOKENS"
+        )
+    kept: list[Passage] = []
+    trimmed = False
+    dropped: list[Passage] = []
+    for position, passage in enumerate(passages):
+        candidate, candidate_tokens = cost([*kept, passage])
+        if candidate_tokens <= budget:
+            kept, messages, tokens = [*kept, passage], candidate, candidate_tokens
+            continue
+        cut = _longest_fitting_cut(kept, passage, cost, budget)
+        if cut is not None:
+            kept, (messages, tokens), trimmed = [*kept, cut[0]], cut[1], True
+            dropped = list(passages[position + 1 :])
+        else:
+            dropped = list(passages[position:])
+        break
+    answer_room = max(1, min(max_answer_tokens, context - tokens))
+    return FittedPrompt(messages, kept, dropped, trimmed, tokens, answer_room, context)
+
+
+def _longest_fitting_cut(
+    kept: list[Passage],
+    passage: Passage,
+    cost: Callable[[list[Passage]], tuple[list[Message], int]],
+    budget: int,
+) -> tuple[Passage, tuple[list[Message], int]] | None:
+    """The passage cut to its most leading sentences that fit, or None if not even one does."""
+    parts = sentences(passage.text)
+    best: tuple[Passage, tuple[list[Message], int]] | None = None
+    low, high = 1, len(parts) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        cut = replace(passage, text=" ".join(parts[:middle]))
+        priced = cost([*kept, cut])
+        if priced[1] <= budget:
+            best, low = (cut, priced), middle + 1
+        else:
+            high = middle - 1
+    return best

@@ -1,0 +1,51 @@
+"""Build the configured LLM backend: llama-cpp (default), transformers, or an OpenAI server."""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.errors import InvalidRequest
+from rag.format_files import load_format_registry
+from rag.llm import Generator
+from rag.model_paths import default_llm_model
+
+
+def make_generator(settings: Settings) -> Generator:
+    s = settings
+    formats = load_format_registry(s.prompt_formats_file)
+    if s.llm_backend == "openai":
+        from rag.openai_backend import OpenAICompatibleGenerator
+
+        if not s.llm_base_url or not s.llm_model:
+            raise InvalidRequest(
+                "the openai backend needs RAG_LLM_BASE_URL (e.g. http://localhost:8080/v1) and "
+                "RAG_LLM_MODEL (the model name the server knows)"
+            )
+        key = s.llm_api_key.get_secret_value() if s.llm_api_key else None
+        return OpenAICompatibleGenerator(
+            s.llm_base_url, s.llm_model, api_key=key, n_ctx_limit=s.n_ctx
+        )
+    if s.llm_backend == "transformers":
+        from rag.transformers_backend import TransformersGenerator
+
+        if not s.llm_model:
+            raise InvalidRequest(
+                "the transformers backend needs RAG_LLM_MODEL: a model folder or a hub id"
+            )
+        return TransformersGenerator(
+            s.llm_model,
+            n_ctx_limit=s.n_ctx,
+            chat_format=s.chat_format,
+            formats=formats,
+            allow_pickle=s.allow_pickle,
+        )
+    from rag.llama_cpp_backend import LlamaCppGenerator
+
+    return LlamaCppGenerator(
+        s.llm_model or default_llm_model(),
+        n_ctx_limit=s.n_ctx,
+        n_threads=s.n_threads,
+        n_gpu_layers=s.n_gpu_layers,
+        chat_format=s.chat_format,
+        formats=formats,
+        allow_pickle=s.allow_pickle,
+    )
