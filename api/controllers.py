@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from typing import Annotated
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
+from litestar.response import ServerSentEvent
 
 from api.schemas import (
     AskRequest,
@@ -20,6 +23,7 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
+from api.streaming import answer_sse
 from api.uploads import upload_path
 from rag.core import RAG
 from rag.errors import InvalidRequest
@@ -46,11 +50,24 @@ class QueryController(Controller):
         )
         return msgspec.convert({"results": [p.to_dict() for p in passages]}, SearchResponse)
 
-    @post("/ask", sync_to_thread=True, status_code=200)
-    def ask(self, data: AskRequest, rag: RAG) -> AskResponse:
+    @post(
+        "/ask",
+        status_code=200,
+        response_description='The answer as JSON; with `"stream": true`, server-sent '
+        'events instead: `token` events ({"text"}), then one `done` event holding this '
+        "same JSON body (or an `error` event).",
+    )
+    async def ask(self, data: AskRequest, rag: RAG) -> AskResponse | ServerSentEvent:
         """An answer generated from the best passages, with numbered sources."""
         where = data.filter.to_filter() if data.filter else None
-        answer = rag.ask(data.question, data.k, data.collection, where=where)
+        # Retrieval and prompt fitting happen before the first byte, so their errors are
+        # ordinary JSON error responses even when streaming.
+        stream = await anyio.to_thread.run_sync(
+            partial(rag.stream, data.question, data.k, data.collection, where=where)
+        )
+        if data.stream:
+            return answer_sse(stream)
+        answer = await anyio.to_thread.run_sync(stream.result)
         return msgspec.convert(answer.to_dict(), AskResponse)
 
 

@@ -11,6 +11,7 @@ from rag.errors import (
     DocumentNotFound,
     EmptyCollection,
     InvalidRequest,
+    LLMServerError,
     ModelNotFound,
     RagError,
 )
@@ -22,6 +23,7 @@ _STATUS: tuple[tuple[type[RagError], int], ...] = (
     (EmptyCollection, 409),
     (CollectionBusy, 409),
     (ModelNotFound, 503),
+    (LLMServerError, 502),
 )
 
 

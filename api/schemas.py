@@ -41,6 +41,7 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     k: TopK | None = None
     collection: str | None = None
     filter: FilterIn | None = None
+    stream: bool = False
 
 
 class PassageOut(msgspec.Struct):

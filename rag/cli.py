@@ -6,6 +6,7 @@ missing, nothing found); 2 a usage error (bad option, empty question, unknown co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -21,6 +22,7 @@ from index.filters import SearchFilter
 from rag.config import Settings
 from rag.core import RAG
 from rag.errors import InvalidRequest, RagError
+from rag.format_files import load_format_registry
 from rag.retrieve import SearchMode
 from rag.types import Answer, FileOutcome, FileStatus, IngestReport, Passage
 
@@ -382,7 +384,15 @@ def ask(
         if not printed:
             click.echo("(the model gave no answer; try rephrasing, or a larger model)", nl=False)
         click.echo()
-        _print_sources(stream.result())
+        answer = stream.result()
+        _print_sources(answer)
+        dropped = len((answer.context or {}).get("dropped", []))
+        if dropped:
+            click.echo(
+                f"({dropped} more passages did not fit the model's context of "
+                f"{answer.context['context_size']} tokens)",
+                err=True,
+            )
 
 
 # -- documents and collections -------------------------------------------------------------
@@ -452,6 +462,51 @@ def collections_delete(ctx: click.Context, name: str, yes: bool) -> None:
     with user_errors():
         _open(ctx).delete_collection(name)
     click.echo(f"deleted collection {name}")
+
+
+@collections.command("prompt")
+@click.argument("name")
+@click.option(
+    "--set",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with the parts to override: system, passage, question, not_found.",
+)
+@click.option("--reset", is_flag=True, help="Go back to the shared RAG prompt.")
+@json_option
+@click.pass_context
+def collections_prompt(
+    ctx: click.Context, name: str, source: Path | None, reset: bool, as_json: bool
+) -> None:
+    """Show, set or reset the RAG prompt a collection uses."""
+    if source is not None and reset:
+        raise click.UsageError("use --set FILE or --reset, not both")
+    with user_errors():
+        engine = _open(ctx)
+        if source is not None or reset:
+            prompt = engine.set_rag_prompt(source, name)
+        else:
+            prompt = engine.rag_prompt(name)
+    if as_json:
+        _emit_json(dataclasses.asdict(prompt))
+        return
+    for part, text in dataclasses.asdict(prompt).items():
+        click.echo(f"[{part}]\n{text}\n")
+
+
+@cli.command("formats")
+@json_option
+@click.pass_context
+def formats(ctx: click.Context, as_json: bool) -> None:
+    """List the prompt formats (built in and from RAG_PROMPT_FORMATS_FILE) and their stops."""
+    with user_errors():
+        registry = load_format_registry(_open(ctx).settings.prompt_formats_file)
+    rows = {name: list(fmt.stop) for name, fmt in sorted(registry.formats.items())}
+    if as_json:
+        _emit_json({"formats": rows})
+        return
+    for name, stops in rows.items():
+        click.echo(f"{name:18s} stops: {' '.join(stops)}")
 
 
 def main() -> None:

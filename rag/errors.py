@@ -27,3 +27,7 @@ class ModelNotFound(RagError):
 
 class CollectionBusy(RagError):
     """Another process is writing to the collection."""
+
+
+class LLMServerError(RagError):
+    """The OpenAI-compatible model server refused or failed a request."""

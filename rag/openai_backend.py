@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from rag.errors import ModelNotFound, RagError
+from rag.errors import LLMServerError, ModelNotFound
 from rag.llm import SamplingOptions
 from rag.prompts import Message
 
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 # count tokens for us are estimated with this allowance per message and 3 characters a token.
 _PER_MESSAGE_TOKENS = 8
 _CHARS_PER_TOKEN = 3
-
-
-class LLMServerError(RagError):
-    """The model server refused or failed a request."""
 
 
 class OpenAICompatibleGenerator:

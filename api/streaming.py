@@ -1,0 +1,44 @@
+"""Server-sent events for a streamed answer: `token` events, then one `done` (or `error`) event.
+
+The answer is generated in worker threads, one piece at a time, so the event loop stays free.
+When the client goes away the response task is cancelled; the generation is then closed, which
+frees the model for the next question.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from api.errors import status_for
+from rag.answer import AnswerStream
+from rag.errors import RagError
+
+_END = object()
+
+
+def _next_piece(pieces: object) -> object:
+    return next(pieces, _END)  # type: ignore[call-overload]
+
+
+async def answer_events(stream: AnswerStream) -> AsyncIterator[ServerSentEventMessage]:
+    pieces = iter(stream)
+    try:
+        while (piece := await anyio.to_thread.run_sync(_next_piece, pieces)) is not _END:
+            yield ServerSentEventMessage(event="token", data=json.dumps({"text": piece}))
+        answer = await anyio.to_thread.run_sync(stream.result)
+        yield ServerSentEventMessage(event="done", data=json.dumps(answer.to_dict()))
+    except RagError as exc:
+        body = {"status_code": status_for(exc), "detail": str(exc)}
+        yield ServerSentEventMessage(event="error", data=json.dumps(body))
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(stream.close)
+
+
+def answer_sse(stream: AnswerStream) -> ServerSentEvent:
+    return ServerSentEvent(answer_events(stream), headers={"Cache-Control": "no-cache"})
