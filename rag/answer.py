@@ -77,7 +77,7 @@ class AnswerStream:
         self.passages = passages
         self._source = pieces
         self._format_name = format_name
-        self._prompt = prompt
+        self.prompt = prompt
         self._count_tokens = count_tokens
         self._pieces: list[str] = []
         self._started: float | None = None
@@ -138,15 +138,15 @@ class AnswerStream:
         sources = [
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
-        if self._prompt is None:
+        if self.prompt is None:
             return Answer(text, sources, self._format_name)
         completion = self._count_tokens(raw) if self._count_tokens and raw else 0
-        usage = {"prompt_tokens": self._prompt.prompt_tokens, "completion_tokens": completion}
+        usage = {"prompt_tokens": self.prompt.prompt_tokens, "completion_tokens": completion}
         return Answer(
             answer=text,
             sources=sources,
             prompt_format=self._format_name,
             usage=usage,
-            context=self._prompt.report(),
+            context=self.prompt.report(),
             timings=self._timings(completion),
         )

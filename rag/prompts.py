@@ -238,7 +238,7 @@ class FormatRegistry:
 @dataclass(frozen=True)
 class FormatChoice:
     format: PromptFormat
-    reason: Literal["config", "gguf", "architecture", "default"]
+    reason: Literal["config", "gguf", "tokenizer", "architecture", "default"]
 
 
 _ARCHITECTURE_HINTS: tuple[tuple[str, str], ...] = (

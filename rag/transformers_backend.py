@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from rag.prompts import (
     BUILTIN_FORMATS,
     FormatChoice,
     FormatRegistry,
+    JinjaChatTemplate,
     Message,
     choose_format,
     neutralized,
@@ -109,13 +111,16 @@ class TransformersGenerator:
         template = getattr(tokenizer, "chat_template", None)
         if isinstance(template, str) and template:
             metadata["tokenizer.chat_template"] = template
-        return choose_format(
+        choice = choose_format(
             metadata,
             tokenizer.bos_token or "",
             tokenizer.eos_token or "",
             self._chat_format,
             self._formats,
         )
+        if isinstance(choice.format, JinjaChatTemplate):
+            return FormatChoice(replace(choice.format, name="tokenizer-template"), "tokenizer")
+        return choice
 
     @property
     def format_choice(self) -> FormatChoice:
