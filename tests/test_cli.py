@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.documents import write_markdown
+from tests.servers import free_port, running_server
 
 RAG_BIN = Path(sys.executable).parent / "rag"
 
@@ -81,48 +82,19 @@ def test_clear_messages_instead_of_tracebacks(tmp_path: Path) -> None:
     assert "question is empty" in empty.stderr and "Traceback" not in empty.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_answers_over_http(tmp_path: Path, mixed_folder: Path) -> None:
-    import time
-
     import httpx
 
     home = tmp_path / "home"
     assert run_rag(home, "ingest", str(mixed_folder)).returncode == 0
-    port = _free_port()
-    env = {**os.environ, "RAG_HOME": str(home), "RAG_MAX_ANSWER_TOKENS": "32"}
-    server = subprocess.Popen(
-        [str(RAG_BIN), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port = free_port()
+    env = {"RAG_HOME": str(home), "RAG_MAX_ANSWER_TOKENS": "32"}
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "server did not start in 120 s"
-            time.sleep(0.5)
+    command = [str(RAG_BIN), "serve", "--port", str(port)]
+    with running_server(command, f"{base}/healthz", env):
         found = httpx.post(f"{base}/v1/search", json={"query": "launch code", "k": 1}, timeout=60)
         assert found.status_code == 200
         hit = found.json()["results"][0]
         assert (Path(hit["path"]).name, hit["page"]) == ("report.pdf", 2)
         asked = httpx.post(f"{base}/v1/ask", json={"question": "Where is the office?"}, timeout=120)
         assert asked.status_code == 200 and asked.json()["sources"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
