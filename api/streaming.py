@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio.to_thread
 from litestar.response import ServerSentEvent
+from litestar.response.base import ASGIResponse
 from litestar.response.sse import ServerSentEventMessage
 
 from api.errors import status_for
@@ -40,5 +42,17 @@ async def answer_events(stream: AnswerStream) -> AsyncIterator[ServerSentEventMe
             await anyio.to_thread.run_sync(stream.close)
 
 
-def answer_sse(stream: AnswerStream) -> ServerSentEvent:
-    return ServerSentEvent(answer_events(stream), headers={"Cache-Control": "no-cache"})
+class EventStream(ServerSentEvent):
+    """Server-sent events that keep their content type when the handler also returns JSON.
+
+    litestar lets a handler's media type (JSON for `AskResponse | ServerSentEvent`) override
+    a stream's own; this keeps `text/event-stream`.
+    """
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
+
+
+def answer_sse(stream: AnswerStream) -> EventStream:
+    return EventStream(answer_events(stream), headers={"Cache-Control": "no-cache"})

@@ -113,3 +113,45 @@ def test_health_and_openapi(client: TestClient) -> None:
         "/v1/documents/{document_id}",
         "/healthz",
     } <= set(schema["paths"])
+
+
+def _events(body: str) -> list[tuple[str, dict[str, object]]]:
+    """(event, data) pairs of a server-sent-events body."""
+    import json
+
+    events = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "data" in fields:
+            events.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return events
+
+
+def test_ask_streams_tokens_then_a_done_event_with_sources(
+    client: TestClient, tmp_path: Path
+) -> None:
+    _upload(client, write_two_page_pdf(tmp_path / "report.pdf"))
+    question = {"question": "What is the launch code for the Aurora rocket?"}
+    plain = client.post("/v1/ask", json=question).json()
+    with client.stream("POST", "/v1/ask", json={**question, "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = "".join(response.iter_text())
+    events = _events(body)
+    names = [name for name, _ in events]
+    assert names[-1] == "done" and set(names[:-1]) == {"token"} and len(names) > 2
+    done = events[-1][1]
+    streamed = "".join(str(data["text"]) for name, data in events if name == "token")
+    assert "PURPLE-42" in streamed
+    assert done["answer"] == plain["answer"]  # same answer (greedy) as the JSON form
+    sources = done["sources"]
+    assert isinstance(sources, list) and sources[0]["page"] == 2
+    assert done["context"]["used"] == len(sources)  # type: ignore[index]
+
+
+def test_streamed_ask_errors_before_streaming_are_json(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask", json={"question": "anything", "collection": "nothing-here", "stream": True}
+    )
+    assert response.status_code == 404
+    assert "no collection named 'nothing-here'" in response.json()["detail"]
