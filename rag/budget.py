@@ -74,6 +74,12 @@ def fit_prompt(
             f"leaves {budget} after reserving {max_answer_tokens} for the answer: shorten the "
             "question or lower RAG_MAX_ANSWER_TOKENS"
         )
+    everything, everything_tokens = cost(list(passages))
+    if everything_tokens <= budget:  # the usual case: one render, one count
+        answer_room = max(1, min(max_answer_tokens, context - everything_tokens))
+        return FittedPrompt(
+            everything, list(passages), [], False, everything_tokens, answer_room, context
+        )
     kept: list[Passage] = []
     trimmed = False
     dropped: list[Passage] = []

@@ -15,12 +15,13 @@ passage blocks, joined by newlines) and question. Templates are Jinja, rendered 
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path, PurePath
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, Template
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -90,10 +91,15 @@ class RagPrompt:
         return updated
 
 
-def _render(template: str, part: str, **values: object) -> str:
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> Template:
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(template)
+
+
+def _render(template: str, part: str, **values: object) -> str:
     try:
-        return env.from_string(template).render(**values)
+        return _compiled(template).render(**values)
     except TemplateError as exc:
         raise InvalidRequest(f"the RAG prompt's {part!r} template failed: {exc}") from exc
 
