@@ -2,43 +2,75 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig
 
-from api.controllers import DocumentController, QueryController, healthz
+from api.access import provide_access
+from api.auth import KeyRing, key_guard
+from api.collections import CollectionController
+from api.documents import DocumentController, JobController
 from api.errors import EXCEPTION_HANDLERS
+from api.health import healthz, metrics, readyz
+from api.openai_compat import OpenAIController
+from api.questions import QueryController
+from api.services import Services
 from rag.config import Settings
 from rag.core import RAG
 
 
+def key_ring_for(settings: Settings) -> KeyRing:
+    return KeyRing(settings.api_keys_file or settings.home / "api_keys.json")
+
+
 def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> Litestar:
-    """Build the app. The RAG instance is created (if not given) and warmed up at start-up."""
+    """Build the app. Models load in the background at start-up (see /readyz)."""
     engine = rag or RAG(settings=settings or Settings())
     owns_engine = rag is None
+    services = Services.build(engine)
+    keys = key_ring_for(engine.settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await anyio.to_thread.run_sync(engine.warm_up)
-        app.state.rag = engine
+        threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
+        services.runner.start()
         try:
             yield
         finally:
+            services.close()
             if owns_engine:
                 engine.close()
 
-    def provide_rag() -> RAG:
-        return engine
+    def provide_services() -> Services:
+        return services
 
     upload_limit = int(engine.settings.max_file_mb * 1e6) + 1_000_000
+    prometheus = PrometheusConfig(app_name="localrag", prefix="localrag", group_path=True)
     return Litestar(
-        route_handlers=[QueryController, DocumentController, healthz],
-        dependencies={"rag": Provide(provide_rag, sync_to_thread=False)},
+        route_handlers=[
+            QueryController,
+            DocumentController,
+            JobController,
+            CollectionController,
+            OpenAIController,
+            healthz,
+            readyz,
+            metrics,
+        ],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "access": Provide(provide_access, sync_to_thread=False),
+        },
+        guards=[key_guard(keys)],  # type: ignore[list-item]
+        middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         request_max_body_size=upload_limit,
@@ -48,5 +80,15 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
             description="Question answering over your own documents, run locally.",
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}] if keys else None,
         ),
     )
+
+
+def _warm_up(services: Services) -> None:
+    # A failure is reported by /readyz; requests get the loading error themselves.
+    with contextlib.suppress(Exception):
+        services.warm_up()

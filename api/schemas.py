@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from index.filters import SearchFilter
-from rag.types import DocumentInfo, FileOutcome
+from rag.types import DocumentInfo
 
 Question = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
 TopK = Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -91,15 +91,56 @@ class AskResponse(msgspec.Struct):
     timings: dict[str, float]
 
 
-class IngestResponse(msgspec.Struct):
-    collection: str
-    ingested: int
-    unchanged: int
-    skipped: int
-    failed: int
+class JobFileOut(msgspec.Struct):
+    name: str
+    state: Literal["queued", "parsing", "embedding", "done", "failed"]
+    outcome: str | None
+    reason: str | None
+    document_id: str | None
     chunks: int
-    seconds: float
-    files: list[FileOutcome]
+
+
+class JobOut(msgspec.Struct):
+    """An ingestion job: `progress` is the fraction of its files finished (done or failed)."""
+
+    id: str
+    collection: str
+    state: Literal["queued", "running", "done"]
+    created_at: str
+    finished_at: str | None
+    progress: float
+    files: list[JobFileOut]
+    status_url: str
+
+
+class JobsResponse(msgspec.Struct):
+    jobs: list[JobOut]
+
+
+class DocumentOut(msgspec.Struct):
+    id: str
+    path: str
+    file_type: str
+    chunks: int
+    size_bytes: int
+    content_hash: str
+    ingested_at: str
+
+
+CollectionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class CollectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: CollectionName
+
+
+class CollectionOut(msgspec.Struct):
+    name: str
+    documents: int
+
+
+class CollectionsResponse(msgspec.Struct):
+    collections: list[CollectionOut]
 
 
 class DocumentsResponse(msgspec.Struct):

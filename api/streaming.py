@@ -8,7 +8,7 @@ frees the model for the next question.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -19,20 +19,24 @@ from litestar.response.sse import ServerSentEventMessage
 from api.errors import status_for
 from rag.answer import AnswerStream
 from rag.errors import RagError
+from rag.types import Answer
 
-_END = object()
-
-
-def _next_piece(pieces: object) -> object:
-    return next(pieces, _END)  # type: ignore[call-overload]
+END = object()
 
 
-async def answer_events(stream: AnswerStream) -> AsyncIterator[ServerSentEventMessage]:
+def next_piece(pieces: object) -> object:
+    return next(pieces, END)  # type: ignore[call-overload]
+
+
+async def answer_events(
+    stream: AnswerStream, on_done: Callable[[Answer], None]
+) -> AsyncIterator[ServerSentEventMessage]:
     pieces = iter(stream)
     try:
-        while (piece := await anyio.to_thread.run_sync(_next_piece, pieces)) is not _END:
+        while (piece := await anyio.to_thread.run_sync(next_piece, pieces)) is not END:
             yield ServerSentEventMessage(event="token", data=json.dumps({"text": piece}))
         answer = await anyio.to_thread.run_sync(stream.result)
+        on_done(answer)
         yield ServerSentEventMessage(event="done", data=json.dumps(answer.to_dict()))
     except RagError as exc:
         body = {"status_code": status_for(exc), "detail": str(exc)}
@@ -54,5 +58,7 @@ class EventStream(ServerSentEvent):
         return super().to_asgi_response(*args, **kwargs)
 
 
-def answer_sse(stream: AnswerStream) -> EventStream:
-    return EventStream(answer_events(stream), headers={"Cache-Control": "no-cache"})
+def answer_sse(
+    stream: AnswerStream, on_done: Callable[[Answer], None] = lambda answer: None
+) -> EventStream:
+    return EventStream(answer_events(stream, on_done), headers={"Cache-Control": "no-cache"})

@@ -121,6 +121,9 @@ class _Progress:
                 dynamic_ncols=True,
             )
 
+    def file_parsed(self, path: str, chunks: int) -> None:
+        pass
+
     def file_done(self, outcome: FileOutcome) -> None:
         self._done += 1
         self._chunks += outcome.chunks if outcome.status == FileStatus.INGESTED else 0

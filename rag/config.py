@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     ivf_min_vectors: int = Field(default=250_000, ge=10_000)
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists searched per query.")
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
+    max_upload_files: int = Field(
+        default=100, ge=1, description="Most files in one HTTP upload (one ingestion job)."
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="JSON file of hashed API keys (default: <home>/api_keys.json). With no "
+        "keys, `rag serve` listens on localhost only.",
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     ingest_batch_chunks: int = Field(
         default=1024,

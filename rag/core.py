@@ -333,11 +333,14 @@ class RAG:
         collection: str | None = None,
         *,
         where: SearchFilter | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> AnswerStream:
         """Retrieve, then generate; iterate for text pieces, then call `.result()`.
 
         When no passage clears the relevance cut-off (RAG_MIN_SIMILARITY), the answer says so
-        and the LLM is not called.
+        and the LLM is not called. `max_tokens` and `temperature` override the settings for
+        this question.
         """
         question = check_query(question)
         s = self.settings
@@ -347,10 +350,11 @@ class RAG:
         if not passages:
             return AnswerStream.not_found(template.not_found)
         passages = self._widened(passages, collection)
-        prompt = fit_prompt(self.generator, template, question, passages, s.max_answer_tokens)
+        answer_tokens = max_tokens or s.max_answer_tokens
+        prompt = fit_prompt(self.generator, template, question, passages, answer_tokens)
         options = SamplingOptions(
             max_tokens=prompt.max_answer_tokens,
-            temperature=s.temperature,
+            temperature=s.temperature if temperature is None else temperature,
             top_p=s.top_p,
             repeat_penalty=s.repeat_penalty,
             seed=s.seed,

@@ -40,11 +40,18 @@ class Progress(Protocol):
 
     def start(self, total: int) -> None: ...
 
+    def file_parsed(self, path: str, chunks: int) -> None:
+        """A file is parsed and chunked; its chunks wait for the embedder."""
+        ...
+
     def file_done(self, outcome: FileOutcome) -> None: ...
 
 
 class _NoProgress:
     def start(self, total: int) -> None:
+        pass
+
+    def file_parsed(self, path: str, chunks: int) -> None:
         pass
 
     def file_done(self, outcome: FileOutcome) -> None:
@@ -108,6 +115,7 @@ class _Committer:
         if prepared.error is not None:
             self.outcome(FileOutcome(prepared.task.path, FileStatus.FAILED, prepared.error))
             return
+        self._progress.file_parsed(prepared.task.path, len(prepared.chunks))
         self._pending.append(prepared)
         self._pending_chunks += len(prepared.chunks)
         if self._pending_chunks >= self._batch_chunks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +20,11 @@ def client(rag: RAG) -> Iterator[TestClient]:
         yield test_client
 
 
-def _upload(client: TestClient, *paths: Path, collection: str | None = None):
+def _upload(client: TestClient, *paths: Path, collection: str | None = None, wait: bool = True):
     files = [("data", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
     params = {"collection": collection} if collection else {}
+    if wait:
+        params["wait"] = "true"
     return client.post("/v1/documents", files=files, params=params)
 
 
@@ -29,9 +32,14 @@ def test_upload_search_ask_delete(client: TestClient, tmp_path: Path) -> None:
     pdf = write_two_page_pdf(tmp_path / "report.pdf")
     lease = write_docx(tmp_path / "lease.docx")
     uploaded = _upload(client, pdf, lease)
-    assert uploaded.status_code == 201, uploaded.text
-    body = uploaded.json()
-    assert (body["ingested"], body["failed"]) == (2, 0)
+    assert uploaded.status_code == 200, uploaded.text
+    job = uploaded.json()
+    assert job["state"] == "done" and job["progress"] == 1.0
+    assert [(f["name"], f["state"], f["outcome"]) for f in job["files"]] == [
+        ("report.pdf", "done", "ingested"),
+        ("lease.docx", "done", "ingested"),
+    ]
+    assert client.get(job["status_url"]).json() == job
 
     listed = client.get("/v1/documents").json()["documents"]
     assert sorted(Path(d["path"]).name for d in listed) == ["lease.docx", "report.pdf"]
@@ -85,10 +93,10 @@ def test_bad_upload_is_reported_per_file(client: TestClient, tmp_path: Path) -> 
     bad.write_bytes(b"garbage" * 50)
     good = write_docx(tmp_path / "lease.docx")
     body = _upload(client, bad, good).json()
-    outcomes = {Path(f["path"]).name: f for f in body["files"]}
-    assert outcomes["broken.pdf"]["status"] == "failed"
+    outcomes = {f["name"]: f for f in body["files"]}
+    assert outcomes["broken.pdf"]["state"] == "failed"
     assert "not a PDF" in outcomes["broken.pdf"]["reason"]
-    assert outcomes["lease.docx"]["status"] == "ingested"
+    assert (outcomes["lease.docx"]["state"], outcomes["lease.docx"]["chunks"]) == ("done", 1)
 
 
 def test_uploaded_names_cannot_escape_the_data_folder(
@@ -96,9 +104,10 @@ def test_uploaded_names_cannot_escape_the_data_folder(
 ) -> None:
     lease = write_docx(tmp_path / "lease.docx")
     files = [("data", ("../../../escape.docx", lease.read_bytes(), "application/octet-stream"))]
-    response = client.post("/v1/documents", files=files)
-    assert response.status_code == 201
-    stored = Path(response.json()["files"][0]["path"])
+    response = client.post("/v1/documents", files=files, params={"wait": "true"})
+    assert response.status_code == 200
+    assert response.json()["files"][0]["name"] == "escape.docx"
+    stored = Path(rag.documents()[0].path)
     assert stored.name == "escape.docx"
     assert stored.resolve().is_relative_to(rag.settings.home.resolve())
 
@@ -155,3 +164,66 @@ def test_streamed_ask_errors_before_streaming_are_json(client: TestClient) -> No
     )
     assert response.status_code == 404
     assert "no collection named 'nothing-here'" in response.json()["detail"]
+
+
+def test_upload_returns_a_job_at_once_and_the_job_reports_per_file_progress(
+    client: TestClient, tmp_path: Path
+) -> None:
+    paths = [write_docx(tmp_path / f"lease-{n}.docx") for n in range(3)]
+    queued = _upload(client, *paths, collection="jobs", wait=False)
+    assert queued.status_code == 202
+    job = queued.json()
+    assert job["collection"] == "jobs" and len(job["files"]) == 3
+    assert {f["state"] for f in job["files"]} <= {"queued", "parsing", "embedding", "done"}
+    deadline = time.monotonic() + 120
+    while job["state"] != "done":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+        job = client.get(f"/v1/jobs/{job['id']}").json()
+    assert [f["state"] for f in job["files"]] == ["done"] * 3
+    assert job["finished_at"] is not None
+    listed = client.get("/v1/jobs", params={"collection": "jobs"}).json()["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]]
+    assert client.get("/v1/jobs/nope").status_code == 404
+
+
+def test_collections_create_list_delete(client: TestClient) -> None:
+    created = client.post("/v1/collections", json={"name": "team-a"})
+    assert created.status_code == 201 and created.json() == {"name": "team-a", "documents": 0}
+    assert client.post("/v1/collections", json={"name": "team-a"}).status_code == 400
+    assert client.post("/v1/collections", json={"name": "../x"}).status_code == 400
+    names = [c["name"] for c in client.get("/v1/collections").json()["collections"]]
+    assert "team-a" in names
+    assert client.delete("/v1/collections/team-a").status_code == 204
+    assert client.delete("/v1/collections/team-a").status_code == 404
+
+
+def test_upload_limits_are_4xx_with_a_reason(client: TestClient, rag: RAG, tmp_path: Path) -> None:
+    limit = rag.settings.max_upload_files
+    note = tmp_path / "n.txt"
+    note.write_text("hello")
+    files = [("data", (f"n{i}.txt", b"hello", "text/plain")) for i in range(limit + 1)]
+    too_many = client.post("/v1/documents", files=files)
+    assert too_many.status_code == 400
+    assert "RAG_MAX_UPLOAD_FILES" in too_many.json()["detail"]
+    long_question = client.post("/v1/ask", json={"question": "x" * 10_001})
+    assert long_question.status_code == 400
+    big_k = client.post("/v1/search", json={"query": "x", "k": 101})
+    assert big_k.status_code == 400
+
+
+def test_readyz_and_metrics(client: TestClient, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert client.get("/readyz").json() == {"status": "ready"}
+    _upload(client, write_docx(tmp_path / "lease.docx"))
+    client.post("/v1/search", json={"query": "lease"})
+    client.post("/v1/ask", json={"question": "When does the warehouse lease end?"})
+    text = client.get("/metrics").text
+    assert 'localrag_ingest_files_total{status="ingested"} 1.0' in text
+    assert "localrag_ingest_chunks_total 1.0" in text
+    assert "localrag_ingest_queue_depth 0.0" in text
+    assert "localrag_generation_tokens_per_second_count 1.0" in text
+    assert "localrag_request_duration_seconds_bucket{" in text and 'path="/v1/search"' in text
