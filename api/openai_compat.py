@@ -8,6 +8,7 @@ when streaming).
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import msgspec
+import numpy as np
 from litestar import Controller, get, post
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -75,12 +77,13 @@ class ModelsResponse(msgspec.Struct):
 class EmbeddingsRequest(msgspec.Struct):
     input: str | Annotated[list[str], msgspec.Meta(min_length=1, max_length=2048)]
     model: str | None = None
-    encoding_format: Literal["float"] | None = None
+    # The openai SDK asks for base64 (little-endian float32) unless told otherwise.
+    encoding_format: Literal["float", "base64"] | None = None
 
 
 class EmbeddingOut(msgspec.Struct):
     index: int
-    embedding: list[float]
+    embedding: list[float] | str
     object: str = "embedding"
 
 
@@ -150,8 +153,14 @@ class OpenAIController(Controller):
         texts = [data.input] if isinstance(data.input, str) else data.input
         embedder = services.rag.embedder
         vectors = embedder.embed(texts)
+
+        def encoded(vector: np.ndarray) -> list[float] | str:
+            if data.encoding_format == "base64":
+                return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+            return [float(x) for x in vector]
+
         return EmbeddingsResponse(
-            data=[EmbeddingOut(i, [float(x) for x in v]) for i, v in enumerate(vectors)],
+            data=[EmbeddingOut(i, encoded(v)) for i, v in enumerate(vectors)],
             model=embedder.name,
             usage={"prompt_tokens": 0, "total_tokens": 0},
         )
