@@ -21,6 +21,7 @@ from api.documents import DocumentController, JobController
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, metrics, readyz
 from api.openai_compat import OpenAIController
+from api.openapi_streams import document_event_streams
 from api.questions import QueryController
 from api.services import Services
 from rag.config import Settings
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
 
     upload_limit = int(engine.settings.max_file_mb * 1e6) + 1_000_000
     prometheus = PrometheusConfig(app_name="localrag", prefix="localrag", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             QueryController,
             DocumentController,
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
             security=[{"bearer": []}] if keys else None,
         ),
     )
+    document_event_streams(app, ("/v1/ask", "/v1/chat/completions"))
+    return app
 
 
 def _warm_up(services: Services) -> None:

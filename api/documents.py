@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
@@ -19,6 +20,16 @@ from api.schemas import DocumentOut, DocumentsResponse, JobOut, JobsResponse
 from api.services import Services
 from api.uploads import upload_path
 from rag.errors import DocumentNotFound, InvalidRequest
+
+
+@dataclass
+class UploadForm:
+    """Multipart form: one or more `data` fields, each a file."""
+
+    data: list[UploadFile]
+
+    def files(self) -> list[UploadFile]:
+        return self.data
 
 
 def job_out(job: Job) -> JobOut:
@@ -53,7 +64,7 @@ class DocumentController(Controller):
     @post("/", sync_to_thread=True, status_code=202)
     def upload(
         self,
-        data: Annotated[list[UploadFile], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         services: Services,
         access: Access,
         collection: CollectionParam = None,
@@ -72,17 +83,18 @@ class DocumentController(Controller):
         """
         rag = services.rag
         limit = rag.settings.max_upload_files
-        if not data:
+        files = data.files()
+        if not files:
             raise InvalidRequest("no files in the upload: send them as multipart fields 'data'")
-        if len(data) > limit:
+        if len(files) > limit:
             raise InvalidRequest(
-                f"{len(data)} files in one upload; the limit is {limit} (RAG_MAX_UPLOAD_FILES): "
+                f"{len(files)} files in one upload; the limit is {limit} (RAG_MAX_UPLOAD_FILES): "
                 "split the upload"
             )
         name = allowed_collection(rag, access, collection)
         rag.collection(name, create=True)
         saved = []
-        for upload in data:
+        for upload in files:
             target = upload_path(rag.settings.home, name, upload.filename)
             staged = target.with_name(f".{target.name}.uploading")
             with open(staged, "wb") as out:
