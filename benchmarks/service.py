@@ -171,7 +171,8 @@ def main() -> None:
             load = asyncio.run(
                 many_clients(base, queries, args.clients, args.requests, args.time_limit)
             )
-            idle = asyncio.run(sequential_p50(base, queries, 40))
+            # The same questions as the searches run during generation below.
+            idle = asyncio.run(sequential_p50(base, queries[1:], 200))
             busy, searched, streamed = asyncio.run(p50_while_generating(base, queries, 200))
         finally:
             server.terminate()
