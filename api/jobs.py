@@ -12,13 +12,14 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from index.transactions import immediate_transaction
 from rag.core import RAG
 from rag.errors import CollectionBusy, RagError
 from rag.types import FileOutcome, FileStatus
@@ -100,16 +101,8 @@ class JobStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def close(self) -> None:
         with self._lock:
