@@ -49,6 +49,11 @@ class ServiceMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32),
             registry=self.registry,
         )
+        self.cancelled = Counter(
+            "localrag_generations_cancelled",
+            "Streamed answers stopped because the client went away.",
+            registry=self.registry,
+        )
         self.not_found = Counter(
             "localrag_answers_not_found",
             "Questions answered 'not found' without calling the LLM.",

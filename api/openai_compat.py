@@ -207,4 +207,6 @@ async def _chunks(
         yield ServerSentEventMessage(data="[DONE]")
     finally:
         with anyio.CancelScope(shield=True):
+            if not stream.finished:
+                services.metrics.cancelled.inc()
             await anyio.to_thread.run_sync(stream.close)

@@ -54,7 +54,8 @@ class QueryController(Controller):
             partial(rag.stream, data.question, data.k, collection, where=where)
         )
         if data.stream:
-            return answer_sse(stream, services.metrics.record_answer)
+            metrics = services.metrics
+            return answer_sse(stream, metrics.record_answer, metrics.cancelled.inc)
         answer = await anyio.to_thread.run_sync(stream.result)
         services.metrics.record_answer(answer)
         return msgspec.convert(answer.to_dict(), AskResponse)

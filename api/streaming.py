@@ -29,7 +29,7 @@ def next_piece(pieces: object) -> object:
 
 
 async def answer_events(
-    stream: AnswerStream, on_done: Callable[[Answer], None]
+    stream: AnswerStream, on_done: Callable[[Answer], None], on_cancel: Callable[[], None]
 ) -> AsyncIterator[ServerSentEventMessage]:
     pieces = iter(stream)
     try:
@@ -43,6 +43,8 @@ async def answer_events(
         yield ServerSentEventMessage(event="error", data=json.dumps(body))
     finally:
         with anyio.CancelScope(shield=True):
+            if not stream.finished:
+                on_cancel()
             await anyio.to_thread.run_sync(stream.close)
 
 
@@ -59,6 +61,9 @@ class EventStream(ServerSentEvent):
 
 
 def answer_sse(
-    stream: AnswerStream, on_done: Callable[[Answer], None] = lambda answer: None
+    stream: AnswerStream,
+    on_done: Callable[[Answer], None] = lambda answer: None,
+    on_cancel: Callable[[], None] = lambda: None,
 ) -> EventStream:
-    return EventStream(answer_events(stream, on_done), headers={"Cache-Control": "no-cache"})
+    events = answer_events(stream, on_done, on_cancel)
+    return EventStream(events, headers={"Cache-Control": "no-cache"})

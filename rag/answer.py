@@ -112,6 +112,11 @@ class AnswerStream:
         if self._finished is None:
             self._finished = time.perf_counter()
 
+    @property
+    def finished(self) -> bool:
+        """The model has written its whole answer (not stopped midway)."""
+        return self._finished is not None
+
     def close(self) -> None:
         """Stop generating (a client went away); the model is free for the next question."""
         close = getattr(self._source, "close", None)

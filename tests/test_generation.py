@@ -198,3 +198,16 @@ def test_openai_backend_answers_through_a_real_llama_cpp_server(
         unknown = OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}/v1", "x")
         with pytest.raises(Exception, match="cannot reach the LLM server"):
             list(unknown.stream([{"role": "user", "content": "hi"}], SamplingOptions(8)))
+
+
+def test_closing_a_stream_midway_frees_the_model(rag: RAG, mixed_folder: Path) -> None:
+    rag.ingest([mixed_folder])
+    generator = rag.generator
+    assert isinstance(generator, LlamaCppGenerator)
+    stream = rag.stream("What is the launch code for the Aurora rocket?")
+    pieces = iter(stream)
+    next(pieces)
+    assert generator._generate_lock.locked()  # generating, holding the one model
+    stream.close()
+    assert not generator._generate_lock.locked()
+    assert not stream.finished

@@ -186,3 +186,35 @@ def test_a_job_interrupted_by_a_restart_finishes_after_it(tmp_path: Path) -> Non
     assert [f["state"] for f in job["files"]] == ["done"] * len(paths)
     assert len(documents) == len(paths)
     assert 0 < done_before < len(paths)
+
+
+@pytest.mark.slow
+def test_a_client_that_disconnects_stops_its_generation(tmp_path: Path, mixed_folder: Path) -> None:
+    prompt = tmp_path / "prompt.toml"
+    prompt.write_text(
+        'question = "{{ passages }}\\n\\nWrite a very long essay about: {{ question }}"\n'
+    )
+    env = {
+        "RAG_HOME": str(tmp_path / "home"),
+        "RAG_MAX_ANSWER_TOKENS": "1500",
+        "RAG_RAG_PROMPT_FILE": str(prompt),
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running_server([str(RAG_BIN), "serve", "--port", str(port)], f"{base}/readyz", env):
+        files = [("data", (p.name, p.read_bytes(), "x/y")) for p in sorted(mixed_folder.iterdir())]
+        httpx.post(f"{base}/v1/documents", files=files, params={"wait": "true"}, timeout=300)
+        body = {"question": "What is the launch code for the Aurora rocket?", "stream": True}
+        for attempt in (1, 2):
+            with httpx.stream("POST", f"{base}/v1/ask", json=body, timeout=120) as response:
+                for line in response.iter_lines():
+                    if line.startswith("event: token"):
+                        break  # one token, then hang up
+            deadline = time.monotonic() + 60
+            expected = f"localrag_generations_cancelled_total {attempt}.0"
+            while expected not in httpx.get(f"{base}/metrics", timeout=10).text:
+                assert time.monotonic() < deadline, f"generation {attempt} was not stopped"
+                time.sleep(0.2)
+        # The model is free again: a plain search and a short answer still work.
+        found = httpx.post(f"{base}/v1/search", json={"query": "launch code"}, timeout=60)
+        assert found.status_code == 200
