@@ -98,3 +98,28 @@ def test_serve_answers_over_http(tmp_path: Path, mixed_folder: Path) -> None:
         assert (Path(hit["path"]).name, hit["page"]) == ("report.pdf", 2)
         asked = httpx.post(f"{base}/v1/ask", json={"question": "Where is the office?"}, timeout=120)
         assert asked.status_code == 200 and asked.json()["sources"]
+
+
+def test_formats_prompts_and_keys_commands(tmp_path: Path, mixed_folder: Path) -> None:
+    home = tmp_path / "home"
+    formats = json.loads(run_rag(home, "formats", "--json").stdout)["formats"]
+    assert formats["chatml"] == ["<|im_end|>", "<|im_start|>"] and "orca" in formats
+
+    assert run_rag(home, "ingest", str(mixed_folder)).returncode == 0
+    prompt = tmp_path / "prompt.toml"
+    prompt.write_text('not_found = "Nothing on file."\n')
+    shown = run_rag(home, "collections", "prompt", "default", "--set", str(prompt), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["not_found"] == "Nothing on file."
+    bad = tmp_path / "bad.toml"
+    bad.write_text('question = "{{ nope }}"\n')
+    refused = run_rag(home, "collections", "prompt", "default", "--set", str(bad))
+    assert refused.returncode == 2 and "'question' template failed" in refused.stderr
+
+    added = run_rag(home, "keys", "add", "ci", "--collection", "default", "--json")
+    key = json.loads(added.stdout)["key"]
+    assert key.startswith("rag_") and key not in (home / "api_keys.json").read_text()
+    listed = json.loads(run_rag(home, "keys", "list", "--json").stdout)
+    assert listed == {"keys": [{"name": "ci", "collections": ["default"]}]}
+    assert run_rag(home, "keys", "delete", "ci").returncode == 0
+    assert run_rag(home, "keys", "delete", "ci").returncode != 0
