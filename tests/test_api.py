@@ -58,6 +58,9 @@ def test_upload_search_ask_delete(client: TestClient, tmp_path: Path) -> None:
     assert (first["n"], Path(first["path"]).name, first["page"]) == (1, "report.pdf", 2)
 
     pdf_id = next(d["id"] for d in listed if d["path"].endswith("report.pdf"))
+    one = client.get(f"/v1/documents/{pdf_id}")
+    assert one.status_code == 200 and one.json()["file_type"] == "pdf"
+    assert client.get("/v1/documents/nope").status_code == 404
     assert client.delete(f"/v1/documents/{pdf_id}").status_code == 204
     assert client.delete(f"/v1/documents/{pdf_id}").status_code == 404
     assert len(client.get("/v1/documents").json()["documents"]) == 1
