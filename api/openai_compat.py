@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import anyio.to_thread
 import msgspec
@@ -25,6 +25,19 @@ from litestar.response.sse import ServerSentEventMessage
 
 from api.access import allowed_collection
 from api.auth import Access
+from api.openai_schemas import (
+    AssistantMessage,
+    ChatChoice,
+    ChatCompletion,
+    ChatRequest,
+    EmbeddingOut,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    ModelOut,
+    ModelsResponse,
+    Usage,
+)
+from api.schemas import SourceOut
 from api.services import Services
 from api.streaming import END, EventStream, next_piece
 from rag.answer import AnswerStream
@@ -32,66 +45,6 @@ from rag.errors import InvalidRequest
 from rag.types import Answer
 
 DEFAULT_MODEL = "rag"
-
-
-class ContentPart(msgspec.Struct):
-    type: str
-    text: str | None = None
-
-
-class ChatMessage(msgspec.Struct):
-    role: str
-    content: str | list[ContentPart] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(p.text or "" for p in self.content if p.type == "text")
-        return self.content or ""
-
-
-class ChatRequest(msgspec.Struct):
-    """OpenAI's chat request; unknown OpenAI fields are accepted and ignored."""
-
-    model: str
-    messages: Annotated[list[ChatMessage], msgspec.Meta(min_length=1)]
-    stream: bool = False
-    max_tokens: Annotated[int, msgspec.Meta(ge=1, le=8192)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1, le=8192)] | None = None
-    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
-    collection: str | None = None
-    k: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
-
-
-class ModelOut(msgspec.Struct):
-    id: str
-    object: str = "model"
-    created: int = 0
-    owned_by: str = "localrag"
-
-
-class ModelsResponse(msgspec.Struct):
-    data: list[ModelOut]
-    object: str = "list"
-
-
-class EmbeddingsRequest(msgspec.Struct):
-    input: str | Annotated[list[str], msgspec.Meta(min_length=1, max_length=2048)]
-    model: str | None = None
-    # The openai SDK asks for base64 (little-endian float32) unless told otherwise.
-    encoding_format: Literal["float", "base64"] | None = None
-
-
-class EmbeddingOut(msgspec.Struct):
-    index: int
-    embedding: list[float] | str
-    object: str = "embedding"
-
-
-class EmbeddingsResponse(msgspec.Struct):
-    data: list[EmbeddingOut]
-    model: str
-    usage: dict[str, int]
-    object: str = "list"
 
 
 class OpenAIController(Controller):
@@ -107,7 +60,7 @@ class OpenAIController(Controller):
     @post("/chat/completions", status_code=200)
     async def chat_completions(
         self, data: ChatRequest, services: Services, access: Access
-    ) -> dict[str, Any] | ServerSentEvent:
+    ) -> ChatCompletion | ServerSentEvent:
         """RAG answer to the last user message, in OpenAI's chat completion format."""
         rag = services.rag
         target = data.collection or (None if data.model == DEFAULT_MODEL else data.model)
@@ -131,21 +84,14 @@ class OpenAIController(Controller):
             return EventStream(events, headers={"Cache-Control": "no-cache"})
         answer = await anyio.to_thread.run_sync(stream.result)
         services.metrics.record_answer(answer)
-        return {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": data.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": answer.answer},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": _usage(answer),
-            "sources": [s.to_dict() for s in answer.sources],
-        }
+        return ChatCompletion(
+            id=completion_id,
+            created=int(time.time()),
+            model=data.model,
+            choices=[ChatChoice(0, AssistantMessage(answer.answer))],
+            usage=msgspec.convert(_usage(answer), Usage),
+            sources=msgspec.convert([s.to_dict() for s in answer.sources], list[SourceOut]),
+        )
 
     @post("/embeddings", sync_to_thread=True, status_code=200)
     def embeddings(self, data: EmbeddingsRequest, services: Services) -> EmbeddingsResponse:
