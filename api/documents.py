@@ -15,7 +15,8 @@ from litestar.params import Body, Parameter
 
 from api.access import CollectionParam, allowed_collection
 from api.auth import Access
-from api.jobs import Job, wait_for
+from api.job_runner import wait_for
+from api.jobs import Job
 from api.schemas import DocumentOut, DocumentsResponse, JobOut, JobsResponse
 from api.services import Services
 from api.uploads import upload_path

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from api.jobs import JobRunner, JobStore
+from api.job_runner import JobRunner
+from api.jobs import JobStore
 from api.metrics import ServiceMetrics
 from rag.core import RAG
 
