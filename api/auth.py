@@ -41,7 +41,22 @@ class KeyRing:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._stamp = self._file_stamp()
         self._by_hash = {k.sha256: k for k in self._read()}
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def refresh(self) -> None:
+        """Re-read the file when `rag keys` changed it, so a revoked key stops working at once."""
+        stamp = self._file_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._by_hash = {k.sha256: k for k in self._read()}
 
     def _read(self) -> list[ApiKey]:
         if not self.path.exists():
@@ -110,6 +125,7 @@ def key_guard(keys: KeyRing) -> object:
     """A litestar guard requiring `Authorization: Bearer <key>` on every non-public route."""
 
     def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        keys.refresh()
         if handler.opt.get("public") or not keys:
             connection.state.access = Access(None)
             return

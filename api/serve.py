@@ -88,7 +88,7 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def keys_delete(ctx: click.Context, name: str) -> None:
-    """Revoke a key (a running server picks the change up when restarted)."""
+    """Revoke a key (a running server stops accepting it at the next request)."""
     from api.app import key_ring_for
 
     with user_errors():

@@ -73,6 +73,12 @@ def test_keys_are_stored_hashed_and_required(
     assert secured.delete("/v1/collections/finance", headers=team).status_code == 403
     assert "finance" in rag.collections()
 
+    # Revoking a key with `rag keys delete` takes effect without a restart.
+    key_ring_for(rag.settings).delete("team")
+    body = {"query": "lease", "collection": "team"}
+    revoked = secured.post("/v1/search", json=body, headers=team)
+    assert revoked.status_code == 401
+
 
 def test_serve_without_keys_stays_on_localhost(tmp_path: Path) -> None:
     import subprocess
