@@ -202,6 +202,14 @@ class JobStore:
                 ),
             )
 
+    def forget_finished(self, before: datetime) -> int:
+        """Delete jobs that finished before `before` (their documents stay); how many."""
+        with self._transaction() as db:
+            return db.execute(
+                "DELETE FROM jobs WHERE state = 'done' AND finished_at < ?",
+                (before.isoformat(timespec="seconds"),),
+            ).rowcount
+
     def finish_job(self, job_id: str) -> None:
         with self._transaction() as db:
             db.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from api.job_runner import JobRunner
 from api.jobs import JobStore
@@ -23,6 +24,8 @@ class Services:
     @classmethod
     def build(cls, rag: RAG) -> Services:
         jobs = JobStore(rag.settings.home / "jobs.sqlite")
+        retention = timedelta(days=rag.settings.job_retention_days)
+        jobs.forget_finished(datetime.now(UTC) - retention)
         metrics = ServiceMetrics(jobs.queue_depth)
         runner = JobRunner(rag, jobs, on_outcome=metrics.record_outcome)
         return cls(rag, jobs, runner, metrics)

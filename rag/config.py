@@ -155,6 +155,12 @@ class Settings(BaseSettings):
     max_upload_files: int = Field(
         default=100, ge=1, description="Most files in one HTTP upload (one ingestion job)."
     )
+    job_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="Finished ingestion jobs older than this are forgotten when the server "
+        "starts (the documents they ingested stay).",
+    )
     api_keys_file: Path | None = Field(
         default=None,
         description="JSON file of hashed API keys (default: <home>/api_keys.json). With no "

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.jobs import JobStore
 from rag import RAG
 from tests.documents import write_docx, write_two_page_pdf
 
@@ -170,7 +172,7 @@ def test_streamed_ask_errors_before_streaming_are_json(client: TestClient) -> No
 
 
 def test_upload_returns_a_job_at_once_and_the_job_reports_per_file_progress(
-    client: TestClient, tmp_path: Path
+    client: TestClient, rag: RAG, tmp_path: Path
 ) -> None:
     paths = [write_docx(tmp_path / f"lease-{n}.docx") for n in range(3)]
     queued = _upload(client, *paths, collection="jobs", wait=False)
@@ -188,6 +190,14 @@ def test_upload_returns_a_job_at_once_and_the_job_reports_per_file_progress(
     listed = client.get("/v1/jobs", params={"collection": "jobs"}).json()["jobs"]
     assert [j["id"] for j in listed] == [job["id"]]
     assert client.get("/v1/jobs/nope").status_code == 404
+
+    # Old finished jobs are forgotten (at server start, after RAG_JOB_RETENTION_DAYS).
+    store = JobStore(rag.settings.home / "jobs.sqlite")
+    assert store.forget_finished(datetime.now(UTC) - timedelta(days=1)) == 0
+    assert store.forget_finished(datetime.now(UTC) + timedelta(seconds=2)) >= 1
+    assert client.get(f"/v1/jobs/{job['id']}").status_code == 404
+    assert len(client.get("/v1/documents", params={"collection": "jobs"}).json()["documents"]) == 3
+    store.close()
 
 
 def test_collections_create_list_delete(client: TestClient) -> None:
