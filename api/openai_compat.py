@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from api.openai_schemas import (
 )
 from api.schemas import SourceOut
 from api.services import Services
-from api.streaming import END, EventStream, next_piece
+from api.streaming import EventStream, pieces_in_threads
 from rag.answer import AnswerStream
 from rag.errors import InvalidRequest
 from rag.types import Answer
@@ -137,22 +138,16 @@ def _chunk(
 async def _chunks(
     stream: AnswerStream, completion_id: str, model: str, services: Services
 ) -> AsyncIterator[ServerSentEventMessage]:
-    pieces = iter(stream)
-    try:
-        first = _chunk(completion_id, model, {"role": "assistant", "content": ""}, None)
-        yield ServerSentEventMessage(data=json.dumps(first))
-        while (piece := await anyio.to_thread.run_sync(next_piece, pieces)) is not END:
+    first = _chunk(completion_id, model, {"role": "assistant", "content": ""}, None)
+    yield ServerSentEventMessage(data=json.dumps(first))
+    async with aclosing(pieces_in_threads(stream, services.metrics.cancelled.inc)) as pieces:
+        async for piece in pieces:
             chunk = _chunk(completion_id, model, {"content": piece}, None)
             yield ServerSentEventMessage(data=json.dumps(chunk))
-        answer = await anyio.to_thread.run_sync(stream.result)
-        services.metrics.record_answer(answer)
-        last = _chunk(completion_id, model, {}, "stop")
-        last["usage"] = _usage(answer)
-        last["sources"] = [s.to_dict() for s in answer.sources]
-        yield ServerSentEventMessage(data=json.dumps(last))
-        yield ServerSentEventMessage(data="[DONE]")
-    finally:
-        with anyio.CancelScope(shield=True):
-            if not stream.finished:
-                services.metrics.cancelled.inc()
-            await anyio.to_thread.run_sync(stream.close)
+    answer = await anyio.to_thread.run_sync(stream.result)
+    services.metrics.record_answer(answer)
+    last = _chunk(completion_id, model, {}, "stop")
+    last["usage"] = _usage(answer)
+    last["sources"] = [s.to_dict() for s in answer.sources]
+    yield ServerSentEventMessage(data=json.dumps(last))
+    yield ServerSentEventMessage(data="[DONE]")

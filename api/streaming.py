@@ -8,7 +8,8 @@ frees the model for the next question.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import anyio.to_thread
@@ -21,31 +22,45 @@ from rag.answer import AnswerStream
 from rag.errors import RagError
 from rag.types import Answer
 
-END = object()
+_END = object()
 
 
-def next_piece(pieces: object) -> object:
-    return next(pieces, END)  # type: ignore[call-overload]
+def _next_piece(pieces: object) -> object:
+    return next(pieces, _END)  # type: ignore[call-overload]
+
+
+async def pieces_in_threads(
+    stream: AnswerStream, on_cancel: Callable[[], None]
+) -> AsyncGenerator[str, None]:
+    """The answer's pieces, each generated in a worker thread so the event loop stays free.
+
+    However the iteration ends (done, client gone, error), the generation is closed, and a
+    generation left midway is reported to `on_cancel`. Use it inside `aclosing(...)`.
+    """
+    pieces = iter(stream)
+    try:
+        while (piece := await anyio.to_thread.run_sync(_next_piece, pieces)) is not _END:
+            yield str(piece)
+    finally:
+        with anyio.CancelScope(shield=True):
+            if not stream.finished:
+                on_cancel()
+            await anyio.to_thread.run_sync(stream.close)
 
 
 async def answer_events(
     stream: AnswerStream, on_done: Callable[[Answer], None], on_cancel: Callable[[], None]
 ) -> AsyncIterator[ServerSentEventMessage]:
-    pieces = iter(stream)
     try:
-        while (piece := await anyio.to_thread.run_sync(next_piece, pieces)) is not END:
-            yield ServerSentEventMessage(event="token", data=json.dumps({"text": piece}))
+        async with aclosing(pieces_in_threads(stream, on_cancel)) as pieces:
+            async for piece in pieces:
+                yield ServerSentEventMessage(event="token", data=json.dumps({"text": piece}))
         answer = await anyio.to_thread.run_sync(stream.result)
         on_done(answer)
         yield ServerSentEventMessage(event="done", data=json.dumps(answer.to_dict()))
     except RagError as exc:
         body = {"status_code": status_for(exc), "detail": str(exc)}
         yield ServerSentEventMessage(event="error", data=json.dumps(body))
-    finally:
-        with anyio.CancelScope(shield=True):
-            if not stream.finished:
-                on_cancel()
-            await anyio.to_thread.run_sync(stream.close)
 
 
 class EventStream(ServerSentEvent):
