@@ -111,14 +111,18 @@ class Access:
 
     key: ApiKey | None
 
+    def allows(self, collection: str) -> bool:
+        return self.key is None or self.key.allows(collection)
+
     def check(self, collection: str) -> None:
-        if self.key is not None and not self.key.allows(collection):
+        if not self.allows(collection):
+            assert self.key is not None
             raise PermissionDeniedException(
                 f"this API key ({self.key.name}) may not use collection {collection!r}"
             )
 
     def visible(self, collections: list[str]) -> list[str]:
-        return [c for c in collections if self.key is None or self.key.allows(c)]
+        return [c for c in collections if self.allows(c)]
 
 
 def key_guard(keys: KeyRing) -> object:

@@ -20,7 +20,7 @@ from api.jobs import Job
 from api.schemas import DocumentOut, DocumentsResponse, JobOut, JobsResponse
 from api.services import Services
 from api.uploads import upload_path
-from rag.errors import DocumentNotFound, InvalidRequest
+from rag.errors import InvalidRequest
 
 
 @dataclass
@@ -57,10 +57,7 @@ class DocumentController(Controller):
         collection: CollectionParam = None,
     ) -> DocumentOut:
         name = allowed_collection(services.rag, access, collection)
-        for document in services.rag.documents(name):
-            if document.id == document_id:
-                return msgspec.convert(document.to_dict(), DocumentOut)
-        raise DocumentNotFound(f"no document with id {document_id!r} in collection {name!r}")
+        return msgspec.convert(services.rag.document(document_id, name).to_dict(), DocumentOut)
 
     @post("/", sync_to_thread=True, status_code=202)
     def upload(
@@ -132,11 +129,7 @@ class JobController(Controller):
     ) -> JobsResponse:
         """Recent ingestion jobs, newest first."""
         name = allowed_collection(services.rag, access, collection) if collection else None
-        jobs = [
-            j
-            for j in services.jobs.recent(name)
-            if access.key is None or access.key.allows(j.collection)
-        ]
+        jobs = [j for j in services.jobs.recent(name) if access.allows(j.collection)]
         return JobsResponse(jobs=[job_out(j) for j in jobs])
 
     @get("/{job_id:str}", sync_to_thread=True)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from index.filters import SearchFilter
+from index.store import DocumentRecord
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from rag.answer import PROMPT_STOPS, AnswerStream, relevant_passages
 from rag.budget import fit_prompt
@@ -233,12 +234,16 @@ class RAG:
             return target.check(repair=True)
 
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
-        return [
-            DocumentInfo(
-                d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash, d.ingested_at
+        return [_document_info(d) for d in self.collection(collection).documents()]
+
+    def document(self, document_id: str, collection: str | None = None) -> DocumentInfo:
+        target = self.collection(collection)
+        record = target.document(document_id)
+        if record is None:
+            raise DocumentNotFound(
+                f"no document with id {document_id!r} in collection {target.name!r}"
             )
-            for d in self.collection(collection).documents()
-        ]
+        return _document_info(record)
 
     def delete_document(self, document_id: str, collection: str | None = None) -> None:
         target = self.collection(collection)
@@ -372,3 +377,9 @@ class RAG:
     ) -> Answer:
         """Answer from the documents, with numbered sources that `[n]` markers point at."""
         return self.stream(question, k, collection, where=where).result()
+
+
+def _document_info(d: DocumentRecord) -> DocumentInfo:
+    return DocumentInfo(
+        d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash, d.ingested_at
+    )
