@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
 from rag.budget import FittedPrompt
 from rag.llm import Generator, SamplingOptions
@@ -72,7 +71,7 @@ class AnswerStream:
         pieces: Iterator[str],
         format_name: str,
         prompt: FittedPrompt | None = None,
-        count_tokens: Any = None,
+        count_tokens: Callable[[str], int] | None = None,
     ) -> None:
         self.passages = passages
         self._source = pieces

@@ -67,34 +67,30 @@ def fit_prompt(
         messages = prompt.messages(question, chosen)
         return messages, generator.count_prompt_tokens(messages)
 
-    messages, tokens = cost([])
-    if tokens > budget:
-        raise InvalidRequest(
-            f"the question alone takes {tokens} tokens, but the model's context of {context} "
-            f"leaves {budget} after reserving {max_answer_tokens} for the answer: shorten the "
-            "question or lower RAG_MAX_ANSWER_TOKENS"
-        )
-    everything, everything_tokens = cost(list(passages))
-    if everything_tokens <= budget:  # the usual case: one render, one count
-        answer_room = max(1, min(max_answer_tokens, context - everything_tokens))
-        return FittedPrompt(
-            everything, list(passages), [], False, everything_tokens, answer_room, context
-        )
-    kept: list[Passage] = []
+    kept = list(passages)
     trimmed = False
     dropped: list[Passage] = []
-    for position, passage in enumerate(passages):
-        candidate, candidate_tokens = cost([*kept, passage])
-        if candidate_tokens <= budget:
-            kept, messages, tokens = [*kept, passage], candidate, candidate_tokens
-            continue
-        cut = _longest_fitting_cut(kept, passage, cost, budget)
-        if cut is not None:
-            kept, (messages, tokens), trimmed = [*kept, cut[0]], cut[1], True
-            dropped = list(passages[position + 1 :])
-        else:
-            dropped = list(passages[position:])
-        break
+    messages, tokens = cost(kept)  # the usual case: everything fits, one render and one count
+    if tokens > budget:
+        kept, (messages, tokens) = [], cost([])
+        if tokens > budget:
+            raise InvalidRequest(
+                f"the question alone takes {tokens} tokens, but the model's context of "
+                f"{context} leaves {budget} after reserving {max_answer_tokens} for the answer: "
+                "shorten the question or lower RAG_MAX_ANSWER_TOKENS"
+            )
+        for position, passage in enumerate(passages):
+            candidate, candidate_tokens = cost([*kept, passage])
+            if candidate_tokens <= budget:
+                kept, messages, tokens = [*kept, passage], candidate, candidate_tokens
+                continue
+            cut = _longest_fitting_cut(kept, passage, cost, budget)
+            if cut is not None:
+                kept, (messages, tokens), trimmed = [*kept, cut[0]], cut[1], True
+                dropped = list(passages[position + 1 :])
+            else:
+                dropped = list(passages[position:])
+            break
     answer_room = max(1, min(max_answer_tokens, context - tokens))
     return FittedPrompt(messages, kept, dropped, trimmed, tokens, answer_room, context)
 
