@@ -13,13 +13,13 @@ retrieval and prompt fitting), decode tokens/s, and the ratios RAG/raw. Target: 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import print_figures
 from rag import RAG, Settings
 from rag.answer import PROMPT_STOPS
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
@@ -139,7 +139,7 @@ def main() -> None:
     def median(runs: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in runs)
 
-    result = {
+    result: dict[str, Any] = {
         "model": Path(model).name,
         "threads": settings.n_threads,
         "runs": len(rag_runs),
@@ -156,11 +156,7 @@ def main() -> None:
     result["generation_ttft_ratio"] = round(
         result["raw_ttft_ms"] / result["rag_generation_ttft_ms"], 3
     )
-    if args.json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        print(f"{key:26s} {value}")
+    print_figures(result, args.json)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import print_figures
 from rag import RAG, Settings
 from rag.collection import STORE_FILE
 from rag.evaluate import write_corpus_records
@@ -118,11 +119,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args.corpus, args.limit, args.files, args.batch_size)
-    if args.json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        print(f"{key:32s} {value}")
+    print_figures(result, args.json)
 
 
 if __name__ == "__main__":

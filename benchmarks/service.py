@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from benchmarks.report import print_figures
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
@@ -185,11 +185,7 @@ def main() -> None:
         "tokens_streamed_meanwhile": streamed,
         "ratio_generating_over_idle": round(busy / idle, 2),
     }
-    if args.json:
-        print(json.dumps(result))
-        return
-    for key, value in result.items():
-        print(f"{key:34s} {value}")
+    print_figures(result, args.json)
 
 
 if __name__ == "__main__":
