@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,15 +28,10 @@ import numpy as np
 
 from benchmarks.report import print_figures
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
+from tests.servers import free_port, running_server
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 RAG_BIN = Path(sys.executable).parent / "rag"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _search(client: httpx.AsyncClient, query: str) -> tuple[float, bool]:
@@ -148,25 +142,10 @@ def main() -> None:
         }
         subprocess.run([str(RAG_BIN), "ingest", "--jsonl", str(records)], env=env, check=True,
                        capture_output=True)  # fmt: skip
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [str(RAG_BIN), "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not become ready")
-                time.sleep(0.3)
+        command = [str(RAG_BIN), "serve", "--port", str(port)]
+        with running_server(command, f"{base}/readyz", env):
             asyncio.run(sequential_p50(base, queries, 10))  # warm caches
             load = asyncio.run(
                 many_clients(base, queries, args.clients, args.requests, args.time_limit)
@@ -174,9 +153,6 @@ def main() -> None:
             # The same questions as the searches run during generation below.
             idle = asyncio.run(sequential_p50(base, queries[1:], 200))
             busy, searched, streamed = asyncio.run(p50_while_generating(base, queries, 200))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     result = {
         **{f"load_{k}": v for k, v in load.items()},
         "search_p50_idle_ms": round(idle, 1),
