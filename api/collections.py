@@ -20,7 +20,7 @@ class CollectionController(Controller):
         rag = services.rag
         names = access.visible(rag.collections())
         return CollectionsResponse(
-            collections=[CollectionOut(n, len(rag.documents(n))) for n in names]
+            collections=[CollectionOut(n, rag.collection(n).document_count()) for n in names]
         )
 
     @post("/", sync_to_thread=True, status_code=201)
