@@ -1,7 +1,7 @@
 """Retrieval ablation on a BEIR dataset: what each component contributes, measured in one run.
 
     python -m benchmarks.retrieval --home /tmp/scifact-home --split test
-    python -m benchmarks.retrieval --split train --grid     # tune fusion on train only
+    python -m benchmarks.retrieval --split train --grid     # tune fusion weights on train only
 
 Each configuration goes through `rag eval`'s path (the /v1/search code). The corpus is ingested
 once into `--home` (kept), later runs skip it.
@@ -26,13 +26,19 @@ ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("lexical (FTS5 BM25, porter)", {"search_mode": "lexical"}),
     (
         "hybrid, RRF k=60, equal weights",
-        {"fusion": "rrf", "rrf_k": 60.0, "dense_weight": 1.0, "lexical_weight": 1.0},
+        {
+            "fusion": "rrf",
+            "rrf_k": 60.0,
+            "dense_weight": 1.0,
+            "lexical_weight": 1.0,
+            "sentence_weight": 0.0,
+        },
     ),
     (
-        "hybrid, RRF k=20",
-        {"fusion": "rrf", "rrf_k": 20.0, "dense_weight": 1.0, "lexical_weight": 1.0},
+        "hybrid, normalized scores 0.5/0.5, no sentence vectors",
+        {"dense_weight": 0.5, "lexical_weight": 0.5, "sentence_weight": 0.0},
     ),
-    ("hybrid, normalized scores 0.5/0.5 (default)", {}),
+    ("hybrid + best sentence, 0.3/0.4/0.3 (default)", {}),
 ]
 
 
@@ -56,14 +62,12 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder(default_embed_model())
 
     if args.grid:
-        grid = itertools.product([20.0, 60.0], [1.0, 1.5], [1.0, 3.0])  # RRF only
-        for rrf_k, lexical_weight, section_weight in grid:
+        # Fusion weights (dense, lexical, best sentence); run it on the train split only.
+        for dense, sentence in itertools.product([0.2, 0.25, 0.3, 0.35], [0.2, 0.3, 0.4]):
             overrides = {
-                "fusion": "rrf",
-                "rrf_k": rrf_k,
-                "dense_weight": 1.0,
-                "lexical_weight": lexical_weight,
-                "section_weight": section_weight,
+                "dense_weight": dense,
+                "lexical_weight": round(1 - dense - sentence, 2),
+                "sentence_weight": sentence,
             }
             result = evaluate_with(args, embedder, overrides)
             print(
@@ -74,11 +78,11 @@ def main() -> None:
             )
         return
 
-    print(f"{'configuration':45s} nDCG@10 R@10  R@100 MRR@10 p50 ms")
+    print(f"{'configuration':52s} nDCG@10 R@10  R@100 MRR@10 p50 ms")
     for label, overrides in ABLATION:
         r = evaluate_with(args, embedder, overrides)
         print(
-            f"{label:45s} {r['ndcg@10']:.4f}  {r['recall@10']:.3f} {r['recall@100']:.3f} "
+            f"{label:52s} {r['ndcg@10']:.4f}  {r['recall@10']:.3f} {r['recall@100']:.3f} "
             f"{r['mrr@10']:.4f} {r['p50_ms']:.1f}",
             flush=True,
         )

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT,
     element_types TEXT NOT NULL,
     token_count INTEGER NOT NULL,
-    embedding BLOB NOT NULL
+    embedding BLOB NOT NULL,
+    sentence_embeddings BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -99,6 +100,8 @@ class NewChunk:
     element_types: tuple[str, ...]
     token_count: int
     embedding: np.ndarray
+    # One row per sentence (see ingest/sentences.py); None when the collection does not keep them.
+    sentence_embeddings: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,18 @@ class ChunkStore:
         ).fetchone()
         if not has_fts:  # new store, or one written before lexical search existed
             self._db.executescript(f"BEGIN IMMEDIATE; {_FTS_SCHEMA} COMMIT;")
+        self._add_sentence_column()
+
+    def _add_sentence_column(self) -> None:
+        """Stores written before sentence vectors existed get the column (empty: no signal)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "sentence_embeddings" in columns:
+            return
+        try:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN sentence_embeddings BLOB")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -230,7 +245,8 @@ class ChunkStore:
             for chunk in chunks:
                 cursor = db.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, page, section, "
-                    "element_types, token_count, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "element_types, token_count, embedding, sentence_embeddings) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
                         chunk.ordinal,
@@ -240,6 +256,9 @@ class ChunkStore:
                         json.dumps(list(chunk.element_types)),
                         chunk.token_count,
                         np.asarray(chunk.embedding, dtype=np.float32).tobytes(),
+                        None
+                        if chunk.sentence_embeddings is None
+                        else np.asarray(chunk.sentence_embeddings, dtype=np.float32).tobytes(),
                     ),
                 )
                 added.append(int(cursor.lastrowid or 0))
@@ -360,6 +379,29 @@ class ChunkStore:
                 "SELECT embedding FROM chunks ORDER BY random() LIMIT ?", (limit,)
             ).fetchall()
         return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
+
+    def sentence_similarities(
+        self, vector: np.ndarray, ids: Sequence[int], batch: int = 900
+    ) -> dict[int, float]:
+        """Each chunk's best sentence's cosine similarity to `vector`; chunks without sentence
+        vectors are left out."""
+        query = np.asarray(vector, dtype=np.float32)
+        dimension = query.shape[0]
+        best: dict[int, float] = {}
+        for start in range(0, len(ids), batch):
+            part = [int(i) for i in ids[start : start + batch]]
+            marks = ",".join("?" * len(part))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT id, sentence_embeddings FROM chunks WHERE id IN ({marks}) "
+                    "AND sentence_embeddings IS NOT NULL",
+                    part,
+                ).fetchall()
+            for chunk_id, blob in rows:
+                sentences = np.frombuffer(blob, dtype=np.float32).reshape(-1, dimension)
+                if len(sentences):
+                    best[int(chunk_id)] = float((sentences @ query).max())
+        return best
 
     def embeddings_for(
         self, ids: Sequence[int], batch: int = 900

@@ -344,6 +344,10 @@ class Collection:
         """Cosine similarity of the query to each given chunk, from the stored vectors."""
         return dict(self._exact_scores(vector, np.array(ids, dtype=np.int64), len(ids)))
 
+    def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        """Cosine similarity of the query to each given chunk's best-matching sentence."""
+        return self._store.sentence_similarities(vector, ids)
+
     def embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         found: dict[int, np.ndarray] = {}
         for batch_ids, vectors in self._store.embeddings_for(sorted(ids)):

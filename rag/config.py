@@ -85,8 +85,19 @@ class Settings(BaseSettings):
         "sum of normalized scores (min-max 'convex' or standard-score 'zscore').",
     )
     rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank-fusion constant.")
-    dense_weight: float = Field(default=0.5, ge=0, description="Weight of the dense ranking.")
-    lexical_weight: float = Field(default=0.5, ge=0, description="Weight of the BM25 ranking.")
+    dense_weight: float = Field(default=0.3, ge=0, description="Weight of the dense ranking.")
+    lexical_weight: float = Field(default=0.4, ge=0, description="Weight of the BM25 ranking.")
+    sentence_weight: float = Field(
+        default=0.3,
+        ge=0,
+        description="Weight of each candidate chunk's best sentence's similarity (hybrid search; "
+        "needs sentence vectors, else it goes to the dense ranking).",
+    )
+    sentence_vectors: bool = Field(
+        default=True,
+        description="Also embed every sentence of a chunk at ingest (about twice the embedding "
+        "time); hybrid search uses them to rank chunks. Off: faster ingest, weaker search.",
+    )
     section_weight: float = Field(
         default=0.25, ge=0, description="BM25 weight of section titles against chunk text."
     )

@@ -181,6 +181,7 @@ class RAG:
             max_file_bytes=int(s.max_file_mb * 1e6),
             parse_workers=s.parse_workers,
             embed_batch_chunks=s.ingest_batch_chunks,
+            sentence_vectors=s.sentence_vectors,
             prune=prune,
         )
 
@@ -271,6 +272,7 @@ class RAG:
             rrf_k=s.rrf_k,
             dense_weight=s.dense_weight,
             lexical_weight=s.lexical_weight,
+            sentence_weight=s.sentence_weight,
             section_weight=s.section_weight,
             group_by_document=group_by_document,
             where=where or SearchFilter(),

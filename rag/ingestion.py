@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from index.store import NewChunk, NewDocument
 from ingest.discover import iter_files
 from ingest.embed import Embedder
 from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
+from ingest.sentences import split_sentences
 from rag.collection import Collection
 from rag.errors import InvalidRequest
 from rag.parallel import ParseExecutor
@@ -64,6 +67,7 @@ class IngestOptions:
     max_file_bytes: int
     parse_workers: int
     embed_batch_chunks: int = 2048
+    sentence_vectors: bool = True
     prune: bool = False
 
 
@@ -94,13 +98,14 @@ class _Committer:
         self,
         collection: Collection,
         embedder: Embedder,
-        batch_chunks: int,
+        options: IngestOptions,
         report: list[FileOutcome],
         progress: Progress,
     ) -> None:
         self._collection = collection
         self._embedder = embedder
-        self._batch_chunks = batch_chunks
+        self._batch_chunks = options.embed_batch_chunks
+        self._sentence_vectors = options.sentence_vectors
         self._report = report
         self._progress = progress
         self._pending: list[PreparedDocument] = []
@@ -125,7 +130,15 @@ class _Committer:
         if not self._pending:
             return
         texts = [chunk.text for doc in self._pending for chunk in doc.chunks]
-        vectors = self._embedder.embed(texts)
+        sentences = self._sentences(texts)
+        # One encode call for chunks and sentences: fewer, better-filled length-sorted batches.
+        extra = [
+            s for chunk_sentences in sentences if len(chunk_sentences) > 1 for s in chunk_sentences
+        ]
+        vectors = self._embedder.embed(texts + extra)
+        sentence_vectors = _sentence_vectors(
+            sentences, vectors[: len(texts)], vectors[len(texts) :]
+        )
         offset = 0
         for doc in self._pending:
             task = doc.task
@@ -140,6 +153,7 @@ class _Committer:
                         chunk.element_types,
                         chunk.token_count,
                         vectors[offset],
+                        sentence_vectors[offset],
                     )
                 )
                 offset += 1
@@ -163,6 +177,29 @@ class _Committer:
             self._collection.flush()
             self._last_flush = time.monotonic()
 
+    def _sentences(self, texts: list[str]) -> list[list[str]]:
+        if not self._sentence_vectors:
+            return [[] for _ in texts]
+        return [split_sentences(text) for text in texts]
+
+
+def _sentence_vectors(
+    sentences: list[list[str]], chunk_vectors: np.ndarray, sentence_vectors: np.ndarray
+) -> list[np.ndarray | None]:
+    """Each chunk's sentence vectors, in order. A one-sentence chunk's only sentence is the
+    chunk itself, so it reuses the chunk's vector instead of being embedded twice."""
+    out: list[np.ndarray | None] = []
+    offset = 0
+    for chunk_vector, chunk_sentences in zip(chunk_vectors, sentences, strict=True):
+        if not chunk_sentences:
+            out.append(None)
+        elif len(chunk_sentences) == 1:
+            out.append(chunk_vector.reshape(1, -1))
+        else:
+            out.append(sentence_vectors[offset : offset + len(chunk_sentences)])
+            offset += len(chunk_sentences)
+    return out
+
 
 def ingest_paths(
     collection: Collection,
@@ -176,7 +213,7 @@ def ingest_paths(
     candidates = list(_candidates(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
-    committer = _Committer(collection, embedder, options.embed_batch_chunks, outcomes, tracker)
+    committer = _Committer(collection, embedder, options, outcomes, tracker)
     max_tokens = min(options.chunk_tokens, embedder.max_tokens)
     planned = (
         _plan_file(collection, path, named, max_tokens, embedder.name, options)
@@ -200,7 +237,7 @@ def ingest_records(
     tracker = progress or _NoProgress()
     tracker.start(0)
     outcomes: list[FileOutcome] = []
-    committer = _Committer(collection, embedder, options.embed_batch_chunks, outcomes, tracker)
+    committer = _Committer(collection, embedder, options, outcomes, tracker)
     max_tokens = min(options.chunk_tokens, embedder.max_tokens)
     planned = (
         _plan_record(collection, number, line, max_tokens, embedder.name)

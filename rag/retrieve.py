@@ -1,8 +1,9 @@
 """Find the passages that best match a query: dense + lexical search, fused, optionally reranked.
 
     query -> dense top-N (FAISS, cosine) ┐
-          -> lexical top-N (FTS5, BM25)  ┴-> weighted reciprocal-rank fusion -> [rerank] -> [MMR]
-          -> top k chunks (or best chunk per document)
+          -> lexical top-N (FTS5, BM25)  ┴-> candidates -> + best-sentence similarity of each
+          -> weighted fusion of the three (normalized scores, or reciprocal ranks)
+          -> [rerank] -> [MMR] -> top k chunks (or best chunk per document)
 
 Every passage carries its cosine similarity to the query (from the stored vector, also for
 chunks only the lexical search found), which the answer step uses as a relevance cut-off.
@@ -40,8 +41,9 @@ class SearchOptions:
     candidates: int = 100
     fusion: Literal["rrf", "convex", "zscore"] = "convex"
     rrf_k: float = 60.0
-    dense_weight: float = 0.5
-    lexical_weight: float = 0.5
+    dense_weight: float = 0.3
+    lexical_weight: float = 0.4
+    sentence_weight: float = 0.3
     section_weight: float = 0.25
     group_by_document: bool = False
     where: SearchFilter = field(default_factory=SearchFilter)
@@ -138,6 +140,8 @@ def search(
     if options.mode in ("hybrid", "lexical"):
         lexical = collection.lexical_search(text, pool, options.where, options.section_weight)
         results.append((lexical, options.lexical_weight))
+    if options.mode == "hybrid":
+        results = _with_sentences(collection, vector, results, options.sentence_weight)
     if options.fusion in ("convex", "zscore"):
         fused = fuse_scores(results, "zscore" if options.fusion == "zscore" else "minmax")
     else:
@@ -173,6 +177,29 @@ def search(
         for chunk_id, score in top
         if chunk_id in records
     ]
+
+
+def _with_sentences(
+    collection: Collection,
+    vector: np.ndarray,
+    results: list[tuple[list[tuple[int, float]], float]],
+    weight: float,
+) -> list[tuple[list[tuple[int, float]], float]]:
+    """Add a third ranking of the candidates: each one's best sentence's similarity.
+
+    A question about one finding matches that finding's sentence better than the chunk's
+    averaged vector. Chunks ingested without sentence vectors have none; when no candidate
+    has any, the weight goes to the dense ranking, so older collections search as before.
+    """
+    if weight <= 0:
+        return results
+    candidates = sorted({chunk_id for hits, _ in results for chunk_id, _ in hits})
+    best = collection.sentence_similarities(vector, candidates)
+    if not best:
+        (dense, dense_weight), *rest = results
+        return [(dense, dense_weight + weight), *rest]
+    ranked = sorted(best.items(), key=lambda pair: pair[1], reverse=True)
+    return [*results, (ranked, weight)]
 
 
 def _rerank(

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from index.filters import SearchFilter
@@ -192,3 +193,75 @@ def test_eval_on_a_tiny_beir_dataset(rag: RAG, tmp_path: Path) -> None:
     assert "eval-tinybeir" not in rag.collections()  # thrown away
     with pytest.raises(InvalidRequest, match="no qrels"):
         evaluate(rag, folder, "dev")
+
+
+STUDY = (
+    "Mice fed a high-salt diet for twelve weeks developed hypertension. "
+    "Their kidneys showed no structural damage. "
+    "The control group ate standard chow and stayed healthy."
+)
+
+
+def _sentence_blobs(rag: RAG) -> dict[str, bytes | None]:
+    store = rag.settings.home / "collections" / "default" / STORE_FILE
+    db = sqlite3.connect(store)
+    rows = db.execute(
+        "SELECT d.path, c.sentence_embeddings FROM chunks c JOIN documents d "
+        "ON d.id = c.document_id"
+    ).fetchall()
+    db.close()
+    return {path.removeprefix("record:"): blob for path, blob in rows}
+
+
+def test_every_sentence_gets_a_vector_and_the_best_one_scores_the_chunk(
+    rag: RAG, tmp_path: Path
+) -> None:
+    rows = [("study", STUDY, {}), ("short", "The cafeteria serves soup on Fridays.", {})]
+    rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
+    blobs = _sentence_blobs(rag)
+    dimension = rag.embedder.dimension
+    assert len(np.frombuffer(blobs["study"] or b"", dtype=np.float32)) == 3 * dimension
+    assert len(np.frombuffer(blobs["short"] or b"", dtype=np.float32)) == dimension
+
+    question = "Their kidneys showed no structural damage."
+    vector = rag.embedder.embed([question])[0]
+    collection = rag.collection()
+    study_chunk = rag.search(question, k=1)[0]
+    assert study_chunk.path == "record:study"
+    best_sentence = collection.sentence_similarities(vector, [study_chunk.chunk_id])
+    # The question is one of the chunk's sentences word for word; the whole chunk is less alike.
+    assert best_sentence[study_chunk.chunk_id] == pytest.approx(1.0, abs=1e-3)
+    assert study_chunk.similarity < 0.95
+
+
+def test_without_sentence_vectors_their_weight_goes_to_the_dense_ranking(
+    settings, embedder, smollm, tmp_path: Path
+) -> None:
+    rows = [
+        ("study", STUDY, {}),
+        ("salt", "Salt intake and blood pressure in adults: a review of trials.", {}),
+        ("kidney", "Kidney damage in hypertensive rats after a salt load.", {}),
+    ]
+    plain = settings.model_copy(update={"sentence_vectors": False})
+    with RAG(settings=plain, embedder=embedder, generator=smollm) as rag:
+        rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
+        assert set(_sentence_blobs(rag).values()) == {None}
+        default = rag.search("salt diet and kidney damage", k=3)
+    folded = plain.model_copy(update={"sentence_weight": 0.0, "dense_weight": 0.6})
+    with RAG(settings=folded, embedder=embedder, generator=smollm) as rag:
+        expected = rag.search("salt diet and kidney damage", k=3)
+    assert [(p.chunk_id, p.score) for p in default] == [(p.chunk_id, p.score) for p in expected]
+
+
+def test_stores_from_before_sentence_vectors_gain_the_column_on_open(
+    parts: RAG, settings, embedder, smollm, tmp_path: Path
+) -> None:
+    store = parts.settings.home / "collections" / "default" / STORE_FILE
+    parts.close()
+    db = sqlite3.connect(store)
+    db.execute("ALTER TABLE chunks DROP COLUMN sentence_embeddings")
+    db.close()
+    with RAG(settings=parts.settings, embedder=embedder, generator=smollm) as reopened:
+        assert _ids(reopened.search("XK-4471", k=1)) == ["p1"]  # old chunks: no sentence signal
+        reopened.ingest_jsonl(_records(tmp_path / "new.jsonl", [("study", STUDY, {})]))
+        assert _sentence_blobs(reopened)["study"] is not None
