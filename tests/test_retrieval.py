@@ -216,7 +216,10 @@ def _sentence_blobs(rag: RAG) -> dict[str, bytes | None]:
 def test_every_sentence_gets_a_vector_and_the_best_one_scores_the_chunk(
     rag: RAG, tmp_path: Path
 ) -> None:
-    rows = [("study", STUDY, {}), ("short", "The cafeteria serves soup on Fridays.", {})]
+    rows: list[tuple[str, str, dict[str, str]]] = [
+        ("study", STUDY, {}),
+        ("short", "The cafeteria serves soup on Fridays.", {}),
+    ]
     rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
     blobs = _sentence_blobs(rag)
     dimension = rag.embedder.dimension
@@ -237,7 +240,7 @@ def test_every_sentence_gets_a_vector_and_the_best_one_scores_the_chunk(
 def test_without_sentence_vectors_their_weight_goes_to_the_dense_ranking(
     settings, embedder, smollm, tmp_path: Path
 ) -> None:
-    rows = [
+    rows: list[tuple[str, str, dict[str, str]]] = [
         ("study", STUDY, {}),
         ("salt", "Salt intake and blood pressure in adults: a review of trials.", {}),
         ("kidney", "Kidney damage in hypertensive rats after a salt load.", {}),
