@@ -380,6 +380,31 @@ class ChunkStore:
             ).fetchall()
         return np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
 
+    def chunks_without_sentences(self, limit: int) -> list[tuple[int, str, np.ndarray]]:
+        """(id, text, chunk vector) of up to `limit` chunks stored without sentence vectors."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, text, embedding FROM chunks WHERE sentence_embeddings IS NULL "
+                "ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(int(r[0]), r[1], np.frombuffer(r[2], dtype=np.float32)) for r in rows]
+
+    def count_without_sentences(self) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM chunks WHERE sentence_embeddings IS NULL"
+            ).fetchone()
+        return int(row[0])
+
+    def set_sentence_embeddings(self, rows: Sequence[tuple[int, np.ndarray]]) -> None:
+        """Store sentence vectors for existing chunks, in one transaction."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE chunks SET sentence_embeddings = ? WHERE id = ?",
+                [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in rows],
+            )
+
     def sentence_similarities(
         self, vector: np.ndarray, ids: Sequence[int], batch: int = 900
     ) -> dict[int, float]:

@@ -9,6 +9,11 @@ to run on every chunk at ingest and it is what the sentence weight was tuned wit
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from ingest.embed import Embedder
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
@@ -20,3 +25,25 @@ def split_sentences(text: str) -> list[str]:
     ['Mice were fed.', '12 of them died!', 'Was it (the) diet? e.g. no']
     """
     return [piece.strip() for piece in _BOUNDARY.split(text) if piece.strip()]
+
+
+def sentence_vectors(
+    embedder: Embedder, texts: Sequence[str], chunk_vectors: np.ndarray
+) -> list[np.ndarray]:
+    """Each chunk's sentence vectors (one row per sentence), embedded in one call.
+
+    A one-sentence chunk's only sentence is the chunk itself, so it reuses `chunk_vectors`
+    instead of being embedded again.
+    """
+    sentences = [split_sentences(text) for text in texts]
+    several = [s for pieces in sentences if len(pieces) > 1 for s in pieces]
+    embedded = embedder.embed(several) if several else np.zeros((0, 0), dtype=np.float32)
+    out: list[np.ndarray] = []
+    offset = 0
+    for chunk_vector, pieces in zip(chunk_vectors, sentences, strict=True):
+        if len(pieces) > 1:
+            out.append(embedded[offset : offset + len(pieces)])
+            offset += len(pieces)
+        else:
+            out.append(np.asarray(chunk_vector, dtype=np.float32).reshape(1, -1))
+    return out

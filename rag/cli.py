@@ -438,7 +438,7 @@ def documents_delete(
 
 @cli.group()
 def collections() -> None:
-    """List or delete collections."""
+    """List, delete or upgrade collections; set their RAG prompt."""
 
 
 @collections.command("list")
@@ -465,6 +465,30 @@ def collections_delete(ctx: click.Context, name: str, yes: bool) -> None:
     with user_errors():
         _open(ctx).delete_collection(name)
     click.echo(f"deleted collection {name}")
+
+
+@collections.command("add-sentences")
+@click.argument("name", required=False)
+@json_option
+@click.pass_context
+def collections_add_sentences(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Embed sentence vectors for chunks stored without them (collections ingested before
+    they existed, or with RAG_SENTENCE_VECTORS=false), so hybrid search can use them.
+    Safe to interrupt: the next run goes on where it stopped."""
+    with user_errors():
+        engine = _open(ctx)
+        todo = engine.collection(name).chunks_without_sentences()
+        with click.progressbar(
+            length=todo,
+            label="sentence vectors",
+            file=sys.stderr,
+            hidden=as_json or not sys.stderr.isatty(),
+        ) as bar:
+            filled = engine.add_sentence_vectors(name, progress=bar.update)
+    if as_json:
+        _emit_json({"collection": name or engine.settings.collection, "chunks": filled})
+    else:
+        click.echo(f"added sentence vectors to {filled} chunk{'' if filled == 1 else 's'}")
 
 
 @collections.command("prompt")

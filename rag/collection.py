@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,8 @@ from filelock import FileLock, Timeout
 from index.filters import SearchFilter
 from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
 from index.vectors import FaissIndex, ivf_list_count
+from ingest.embed import Embedder
+from ingest.sentences import sentence_vectors
 from rag.errors import CollectionBusy, InvalidRequest, RagError
 
 log = logging.getLogger(__name__)
@@ -343,6 +345,28 @@ class Collection:
     def similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk, from the stored vectors."""
         return dict(self._exact_scores(vector, np.array(ids, dtype=np.int64), len(ids)))
+
+    def add_missing_sentence_vectors(
+        self, embedder: Embedder, batch: int = 512, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Embed the sentences of chunks stored without them (ingested before sentence
+        vectors existed, or with them off); one transaction per batch, so an interrupted run
+        keeps what it did and the next one goes on. Returns how many chunks were filled."""
+        filled = 0
+        while rows := self._store.chunks_without_sentences(batch):
+            vectors = sentence_vectors(
+                embedder, [text for _, text, _ in rows], np.stack([v for _, _, v in rows])
+            )
+            self._store.set_sentence_embeddings(
+                [(chunk_id, v) for (chunk_id, _, _), v in zip(rows, vectors, strict=True)]
+            )
+            filled += len(rows)
+            if progress is not None:
+                progress(len(rows))
+        return filled
+
+    def chunks_without_sentences(self) -> int:
+        return self._store.count_without_sentences()
 
     def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk's best-matching sentence."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -251,6 +251,15 @@ class RAG:
         with target.writing():
             if not target.delete_document(document_id):
                 raise DocumentNotFound(f"no document with id {document_id!r}")
+
+    def add_sentence_vectors(
+        self, collection: str | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Give chunks stored without sentence vectors their sentence vectors (a collection
+        ingested before they existed, or with RAG_SENTENCE_VECTORS=false); returns how many."""
+        target = self.collection(collection)
+        with target.writing():
+            return target.add_missing_sentence_vectors(self.embedder, progress=progress)
 
     # -- questions ------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from ingest.embed import Embedder
 from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
-from ingest.sentences import split_sentences
+from ingest.sentences import sentence_vectors
 from rag.collection import Collection
 from rag.errors import InvalidRequest
 from rag.parallel import ParseExecutor
@@ -130,14 +130,11 @@ class _Committer:
         if not self._pending:
             return
         texts = [chunk.text for doc in self._pending for chunk in doc.chunks]
-        sentences = self._sentences(texts)
-        # One encode call for chunks and sentences: fewer, better-filled length-sorted batches.
-        extra = [
-            s for chunk_sentences in sentences if len(chunk_sentences) > 1 for s in chunk_sentences
-        ]
-        vectors = self._embedder.embed(texts + extra)
-        sentence_vectors = _sentence_vectors(
-            sentences, vectors[: len(texts)], vectors[len(texts) :]
+        vectors = self._embedder.embed(texts)
+        sentences: list[np.ndarray | None] = (
+            list(sentence_vectors(self._embedder, texts, vectors))
+            if self._sentence_vectors
+            else [None] * len(texts)
         )
         offset = 0
         for doc in self._pending:
@@ -153,7 +150,7 @@ class _Committer:
                         chunk.element_types,
                         chunk.token_count,
                         vectors[offset],
-                        sentence_vectors[offset],
+                        sentences[offset],
                     )
                 )
                 offset += 1
@@ -176,29 +173,6 @@ class _Committer:
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
             self._collection.flush()
             self._last_flush = time.monotonic()
-
-    def _sentences(self, texts: list[str]) -> list[list[str]]:
-        if not self._sentence_vectors:
-            return [[] for _ in texts]
-        return [split_sentences(text) for text in texts]
-
-
-def _sentence_vectors(
-    sentences: list[list[str]], chunk_vectors: np.ndarray, sentence_vectors: np.ndarray
-) -> list[np.ndarray | None]:
-    """Each chunk's sentence vectors, in order. A one-sentence chunk's only sentence is the
-    chunk itself, so it reuses the chunk's vector instead of being embedded twice."""
-    out: list[np.ndarray | None] = []
-    offset = 0
-    for chunk_vector, chunk_sentences in zip(chunk_vectors, sentences, strict=True):
-        if not chunk_sentences:
-            out.append(None)
-        elif len(chunk_sentences) == 1:
-            out.append(chunk_vector.reshape(1, -1))
-        else:
-            out.append(sentence_vectors[offset : offset + len(chunk_sentences)])
-            offset += len(chunk_sentences)
-    return out
 
 
 def ingest_paths(

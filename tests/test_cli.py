@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,41 @@ def test_formats_prompts_and_keys_commands(tmp_path: Path, mixed_folder: Path) -
     assert listed == {"keys": [{"name": "ci", "collections": ["default"]}]}
     assert run_rag(home, "keys", "delete", "ci").returncode == 0
     assert run_rag(home, "keys", "delete", "ci").returncode != 0
+
+
+def test_collections_add_sentences_upgrades_a_collection_ingested_without_them(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    records = tmp_path / "r.jsonl"
+    texts = [
+        "Mice fed salt developed hypertension. Their kidneys were fine.",
+        "One sentence only here.",
+    ]
+    records.write_text(
+        "".join(json.dumps({"id": f"r{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    env_off = {"RAG_SENTENCE_VECTORS": "false"}
+    ingested = subprocess.run(
+        [str(RAG_BIN), "ingest", "--jsonl", str(records), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAG_HOME": str(home), **env_off},
+        timeout=300,
+        check=False,
+    )
+    assert ingested.returncode == 0, ingested.stderr
+
+    added = run_rag(home, "collections", "add-sentences", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout) == {"collection": "default", "chunks": 2}
+    again = run_rag(home, "collections", "add-sentences", "--json")
+    assert json.loads(again.stdout)["chunks"] == 0  # nothing left to do
+
+    db = sqlite3.connect(home / "collections" / "default" / "chunks.sqlite")
+    sizes = [r[0] for r in db.execute("SELECT length(sentence_embeddings) FROM chunks ORDER BY id")]
+    db.close()
+    assert sizes == [2 * 384 * 4, 1 * 384 * 4]
+
+    missing = run_rag(home, "collections", "add-sentences", "nosuch")
+    assert missing.returncode != 0 and "no collection named 'nosuch'" in missing.stderr
