@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import print_figures
-from ingest.sentences import split_sentences
+from ingest.sentences import own_sentences
 from rag import RAG, Settings
 from rag.collection import STORE_FILE
 from rag.evaluate import write_corpus_records
@@ -53,12 +53,8 @@ def embedded_texts(home: Path, collection: str, sentences: bool) -> tuple[int, l
         chunks = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
     finally:
         db.close()
-    texts = list(chunks)
-    for text in chunks if sentences else []:
-        pieces = split_sentences(text)
-        if len(pieces) > 1:  # a one-sentence chunk reuses the chunk's vector
-            texts.extend(pieces)
-    return len(chunks), texts
+    extra = [piece for text in chunks for piece in own_sentences(text)] if sentences else []
+    return len(chunks), chunks + extra
 
 
 def time_deletes(rag: RAG, collection: str, count: int) -> float:

@@ -405,42 +405,39 @@ class ChunkStore:
                 [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in rows],
             )
 
-    def sentence_similarities(
-        self, vector: np.ndarray, ids: Sequence[int], batch: int = 900
-    ) -> dict[int, float]:
+    def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Each chunk's best sentence's cosine similarity to `vector`; chunks without sentence
         vectors are left out."""
         query = np.asarray(vector, dtype=np.float32)
-        dimension = query.shape[0]
         best: dict[int, float] = {}
-        for start in range(0, len(ids), batch):
-            part = [int(i) for i in ids[start : start + batch]]
-            marks = ",".join("?" * len(part))
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT id, sentence_embeddings FROM chunks WHERE id IN ({marks}) "
-                    "AND sentence_embeddings IS NOT NULL",
-                    part,
-                ).fetchall()
+        for rows in self._chunk_rows(
+            "id, sentence_embeddings", ids, "AND sentence_embeddings IS NOT NULL"
+        ):
             for chunk_id, blob in rows:
-                sentences = np.frombuffer(blob, dtype=np.float32).reshape(-1, dimension)
+                sentences = np.frombuffer(blob, dtype=np.float32).reshape(-1, query.shape[0])
                 if len(sentences):
                     best[int(chunk_id)] = float((sentences @ query).max())
         return best
 
-    def embeddings_for(
-        self, ids: Sequence[int], batch: int = 900
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of the given chunks, a batch at a time."""
-        for start in range(0, len(ids), batch):
-            part = [int(i) for i in ids[start : start + batch]]
-            marks = ",".join("?" * len(part))
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT id, embedding FROM chunks WHERE id IN ({marks}) ORDER BY id", part
-                ).fetchall()
+        for rows in self._chunk_rows("id, embedding", ids, "ORDER BY id"):
             if rows:
                 yield (
                     np.array([r[0] for r in rows], dtype=np.int64),
                     np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]),
                 )
+
+    def _chunk_rows(
+        self, columns: str, ids: Sequence[int], tail: str = "", batch: int = 900
+    ) -> Iterator[list[Any]]:
+        """`SELECT columns FROM chunks WHERE id IN (...) tail`, a batch of ids at a time
+        (SQLite caps the number of bound parameters)."""
+        for start in range(0, len(ids), batch):
+            part = [int(i) for i in ids[start : start + batch]]
+            marks = ",".join("?" * len(part))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part
+                ).fetchall()
+            yield rows  # outside the lock: the caller's work on a batch must not block writers

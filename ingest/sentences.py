@@ -27,21 +27,31 @@ def split_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _BOUNDARY.split(text) if piece.strip()]
 
 
+def own_sentences(text: str) -> list[str]:
+    """The sentences of a chunk that get vectors of their own: none when the chunk is a single
+    sentence, because then the chunk's vector already is that sentence's.
+
+    >>> own_sentences("One claim only.")
+    []
+    >>> own_sentences("A claim. Its evidence.")
+    ['A claim.', 'Its evidence.']
+    """
+    pieces = split_sentences(text)
+    return pieces if len(pieces) > 1 else []
+
+
 def sentence_vectors(
     embedder: Embedder, texts: Sequence[str], chunk_vectors: np.ndarray
 ) -> list[np.ndarray]:
-    """Each chunk's sentence vectors (one row per sentence), embedded in one call.
-
-    A one-sentence chunk's only sentence is the chunk itself, so it reuses `chunk_vectors`
-    instead of being embedded again.
-    """
-    sentences = [split_sentences(text) for text in texts]
-    several = [s for pieces in sentences if len(pieces) > 1 for s in pieces]
+    """Each chunk's sentence vectors (one row per sentence), embedded in one call; a
+    one-sentence chunk gets its chunk vector (see `own_sentences`)."""
+    sentences = [own_sentences(text) for text in texts]
+    several = [s for pieces in sentences for s in pieces]
     embedded = embedder.embed(several) if several else np.zeros((0, 0), dtype=np.float32)
     out: list[np.ndarray] = []
     offset = 0
     for chunk_vector, pieces in zip(chunk_vectors, sentences, strict=True):
-        if len(pieces) > 1:
+        if pieces:
             out.append(embedded[offset : offset + len(pieces)])
             offset += len(pieces)
         else:

@@ -477,7 +477,7 @@ def collections_add_sentences(ctx: click.Context, name: str | None, as_json: boo
     Safe to interrupt: the next run goes on where it stopped."""
     with user_errors():
         engine = _open(ctx)
-        todo = engine.collection(name).chunks_without_sentences()
+        todo = engine.collection(name).count_chunks_without_sentences()
         with click.progressbar(
             length=todo,
             label="sentence vectors",

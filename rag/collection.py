@@ -365,7 +365,7 @@ class Collection:
                 progress(len(rows))
         return filled
 
-    def chunks_without_sentences(self) -> int:
+    def count_chunks_without_sentences(self) -> int:
         return self._store.count_without_sentences()
 
     def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +131,8 @@ class _Committer:
             return
         texts = [chunk.text for doc in self._pending for chunk in doc.chunks]
         vectors = self._embedder.embed(texts)
-        sentences: list[np.ndarray | None] = (
-            list(sentence_vectors(self._embedder, texts, vectors))
+        sentences: Sequence[np.ndarray | None] = (
+            sentence_vectors(self._embedder, texts, vectors)
             if self._sentence_vectors
             else [None] * len(texts)
         )
