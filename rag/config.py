@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     section_weight: float = Field(
         default=0.25, ge=0, description="BM25 weight of section titles against chunk text."
     )
+    document_context: bool = Field(
+        default=True,
+        description="Search each chunk together with a line naming its document (file name, "
+        "title, entity and period found on its first pages), so chunks that say 'the Company' "
+        "still match 'Apple'. Applies to files ingested while it is on.",
+    )
+    context_weight: float = Field(
+        default=0.5, ge=0, description="BM25 weight of the document context line."
+    )
     rerank_model: str | None = Field(
         default=None,
         description="A sentence-transformers CrossEncoder (path or hub id) to rerank results.",
@@ -183,6 +192,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Chunks embedded together during ingest: larger batches pad less (they are "
         "sorted by length) but commit less often.",
+    )
+    ocr: bool = Field(
+        default=True,
+        description="Read pages without a text layer (scans) and images by OCR (RapidOCR, "
+        "offline). Off: such pages are skipped and image files fail.",
+    )
+    parse_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds a parse worker may spend on one file before it is stopped and the "
+        "file fails (runs of 8 files or more, which parse in worker processes).",
     )
     parse_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -183,6 +183,9 @@ class RAG:
             embed_batch_chunks=s.ingest_batch_chunks,
             sentence_vectors=s.sentence_vectors,
             prune=prune,
+            ocr=s.ocr,
+            parse_timeout_s=s.parse_timeout,
+            document_context=s.document_context,
         )
 
     def ingest(
@@ -283,6 +286,7 @@ class RAG:
             lexical_weight=s.lexical_weight,
             sentence_weight=s.sentence_weight,
             section_weight=s.section_weight,
+            context_weight=s.context_weight,
             group_by_document=group_by_document,
             where=where or SearchFilter(),
             rerank_candidates=s.rerank_candidates,

@@ -6,16 +6,18 @@ The flow, with memory bounded however large the corpus:
           -> embedding buffer (length-sorted batches) -> one SQLite transaction per document
 
 Each document is committed on its own, so a failure or a kill loses only documents in flight. A
-file that cannot be ingested is reported with its reason and the run goes on.
+file that cannot be ingested is reported with its reason and the run goes on; so is a file
+whose parser crashed or overran the time limit in its worker (`ingest.workers`). Attachments
+found in a file (a mail's) are committed as documents of their own, after it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,15 +25,23 @@ from typing import Any, Protocol
 import numpy as np
 
 from index.store import NewChunk, NewDocument
+from ingest.chunk import Chunk
 from ingest.discover import iter_files
+from ingest.elements import ParseOptions
 from ingest.embed import Embedder
 from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
-from ingest.prepare import DocumentTask, PreparedDocument, prepare
+from ingest.prepare import (
+    ATTACHMENT_SEPARATOR,
+    DocumentTask,
+    PreparedDocument,
+    PreparedPart,
+    prepare,
+)
 from ingest.sentences import sentence_vectors
+from ingest.workers import TaskFailure, WorkerPool
 from rag.collection import Collection
 from rag.errors import InvalidRequest
-from rag.parallel import ParseExecutor
 from rag.types import FileOutcome, FileStatus, IngestReport
 
 # Save the FAISS index at least this often during a long run, so a crash costs a short rebuild.
@@ -69,6 +79,13 @@ class IngestOptions:
     embed_batch_chunks: int = 2048
     sentence_vectors: bool = True
     prune: bool = False
+    ocr: bool = True
+    parse_timeout_s: float = 600.0
+    document_context: bool = True
+
+
+# Runs with fewer files than this parse in-process: starting workers costs a few seconds.
+_MIN_FILES_FOR_WORKERS = 8
 
 
 def document_id_for(path: str) -> str:
@@ -129,50 +146,104 @@ class _Committer:
     def drain(self) -> None:
         if not self._pending:
             return
-        texts = [chunk.text for doc in self._pending for chunk in doc.chunks]
-        vectors = self._embedder.embed(texts)
+        parts = [(doc, part) for doc in self._pending for part in _parts(doc)]
+        chunks = [chunk for _, (_, part) in parts for chunk in part.chunks]
+        texts = [chunk.text for chunk in chunks]
+        searched = [
+            f"{part.context}\n{chunk.text}" if part.context else chunk.text
+            for _, (_, part) in parts
+            for chunk in part.chunks
+        ]
+        vectors = self._embedder.embed(searched)
         sentences: Sequence[np.ndarray | None] = (
             sentence_vectors(self._embedder, texts, vectors)
             if self._sentence_vectors
             else [None] * len(texts)
         )
         offset = 0
-        for doc in self._pending:
-            task = doc.task
+        for doc, (document, part) in parts:
             rows = []
-            for chunk in doc.chunks:
-                rows.append(
-                    NewChunk(
-                        chunk.ordinal,
-                        chunk.text,
-                        chunk.page,
-                        chunk.section,
-                        chunk.element_types,
-                        chunk.token_count,
-                        vectors[offset],
-                        sentences[offset],
+            for chunk in part.chunks:
+                rows.append(_new_chunk(chunk, vectors[offset], sentences[offset], part.context))
+                offset += 1
+            self._collection.write_document(document, rows)
+            if document.id == doc.task.document_id:
+                self._remove_stale_attachments(doc)
+                note = "; ".join(doc.notes) or None
+                self.outcome(
+                    FileOutcome(
+                        doc.task.path,
+                        FileStatus.INGESTED,
+                        note,
+                        doc.task.document_id,
+                        len(rows),
+                        ocr_pages=doc.ocr_pages,
+                        ocr_seconds=round(doc.ocr_seconds, 3),
+                        attachments=len(doc.attachments),
                     )
                 )
-                offset += 1
-            self._collection.write_document(
-                NewDocument(
-                    task.document_id,
-                    task.path,
-                    task.file_type,
-                    task.content_hash,
-                    task.size_bytes,
-                    task.metadata,
-                ),
-                rows,
-            )
-            note = "; ".join(doc.notes) or None
-            self.outcome(
-                FileOutcome(task.path, FileStatus.INGESTED, note, task.document_id, len(rows))
-            )
         self._pending, self._pending_chunks = [], 0
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
             self._collection.flush()
             self._last_flush = time.monotonic()
+
+    def _remove_stale_attachments(self, doc: PreparedDocument) -> None:
+        """Attachments a new version of the file no longer has."""
+        kept = {_attachment_id(doc, a.name) for a in doc.attachments}
+        for old in self._collection.attachments_of(doc.task.document_id):
+            if old.id not in kept:
+                self._collection.delete_document(old.id)
+
+
+def _parts(doc: PreparedDocument) -> list[tuple[NewDocument, PreparedPart]]:
+    """The documents a prepared file becomes: itself, then each attachment."""
+    task = doc.task
+    main = NewDocument(
+        task.document_id,
+        task.path,
+        task.file_type,
+        task.content_hash,
+        task.size_bytes,
+        {**doc.found, **task.metadata},
+    )
+    out = [(main, PreparedPart(doc.chunks, doc.context, doc.found))]
+    folder = str(Path(task.path).parent)
+    for attachment in doc.attachments:
+        path = f"{folder}/{attachment.name}" if task.file_type != "record" else attachment.name
+        size = sum(len(c.text) for c in attachment.part.chunks)
+        metadata = {**attachment.part.found, "attached_to": task.document_id}
+        document = NewDocument(
+            _attachment_id(doc, attachment.name),
+            path,
+            attachment.file_type or "attachment",
+            task.content_hash,
+            size,
+            metadata,
+        )
+        out.append((document, attachment.part))
+    # The file's own document is written last: until it is, a crash leaves it not ingested,
+    # and the next run does the whole file (attachments included) again.
+    return [*out[1:], out[0]]
+
+
+def _attachment_id(doc: PreparedDocument, name: str) -> str:
+    return document_id_for(f"{doc.task.path}{ATTACHMENT_SEPARATOR}{name}")
+
+
+def _new_chunk(
+    chunk: Chunk, vector: np.ndarray, sentences: np.ndarray | None, context: str | None
+) -> NewChunk:
+    return NewChunk(
+        chunk.ordinal,
+        chunk.text,
+        chunk.page,
+        chunk.section,
+        chunk.element_types,
+        chunk.token_count,
+        vector,
+        sentences,
+        context,
+    )
 
 
 def ingest_paths(
@@ -188,12 +259,14 @@ def ingest_paths(
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
     committer = _Committer(collection, embedder, options, outcomes, tracker)
-    max_tokens = min(options.chunk_tokens, embedder.max_tokens)
+    workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
+    parse = ParseOptions(ocr=options.ocr, threads=1 if workers else (os.cpu_count() or 1))
+    limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
-        _plan_file(collection, path, named, max_tokens, embedder.name, options)
+        _plan_file(collection, path, named, limits, embedder.name, options, parse)
         for path, named in candidates
     )
-    _run(planned, committer, options.parse_workers, parallel=len(candidates) >= 8)
+    _run(planned, committer, workers, options.parse_timeout_s)
     if options.prune:
         _prune(collection, [Path(p).expanduser().resolve() for p in paths], committer)
     return IngestReport(collection.name, outcomes, time.monotonic() - started)
@@ -212,41 +285,50 @@ def ingest_records(
     tracker.start(0)
     outcomes: list[FileOutcome] = []
     committer = _Committer(collection, embedder, options, outcomes, tracker)
-    max_tokens = min(options.chunk_tokens, embedder.max_tokens)
+    limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
-        _plan_record(collection, number, line, max_tokens, embedder.name)
-        for number, line in records
+        _plan_record(collection, number, line, limits, embedder.name) for number, line in records
     )
-    _run(planned, committer, 0, parallel=False)
+    _run(planned, committer, 0, options.parse_timeout_s)
     return IngestReport(collection.name, outcomes, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """Token sizes: the largest chunk, and the embedding model's whole window."""
+
+    chunk: int
+    window: int
+
+
+def _failed(task: DocumentTask, failure: TaskFailure) -> PreparedDocument:
+    return PreparedDocument(task, [], failure.reason)
 
 
 def _run(
     planned: Iterator[DocumentTask | FileOutcome],
     committer: _Committer,
     workers: int,
-    parallel: bool,
+    timeout_s: float,
 ) -> None:
-    """Feed tasks to parse workers, a bounded number in flight, and commit results in order."""
-    with ParseExecutor(workers if parallel else 0) as executor:
-        in_flight: list[Future[PreparedDocument]] = []
-        try:
-            for item in planned:
-                if isinstance(item, FileOutcome):
-                    committer.outcome(item)
-                    continue
-                in_flight.append(executor.submit(prepare, item))
-                while len(in_flight) > executor.max_in_flight:
-                    committer.add(in_flight.pop(0).result())
-            for future in in_flight:
-                committer.add(future.result())
-            in_flight.clear()
-            committer.drain()
-        finally:
-            # On an interrupt, documents still in flight are dropped, not half-written: the next
-            # run finds them not yet ingested and does them again.
-            for future in in_flight:
-                future.cancel()
+    """Feed tasks to parse workers, a bounded number in flight, and commit results in order.
+
+    Files decided without parsing (unchanged, skipped) are reported as planning reaches them.
+    On an interrupt, documents still in flight are dropped, not half-written: the next run
+    finds them not yet ingested and does them again.
+    """
+
+    def tasks() -> Iterator[DocumentTask]:
+        for item in planned:
+            if isinstance(item, FileOutcome):
+                committer.outcome(item)
+            else:
+                yield item
+
+    with WorkerPool[DocumentTask, PreparedDocument](workers, timeout_s, _failed) as pool:
+        for prepared in pool.map(prepare, tasks()):
+            committer.add(prepared)
+        committer.drain()
 
 
 def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
@@ -260,9 +342,10 @@ def _plan_file(
     collection: Collection,
     path: Path,
     named: bool,
-    max_tokens: int,
+    limits: _Limits,
     tokenizer: str,
     options: IngestOptions,
+    parse: ParseOptions,
 ) -> DocumentTask | FileOutcome:
     """What to do with one file: a task to parse it, or its final outcome already."""
     shown = str(path)
@@ -291,12 +374,21 @@ def _plan_file(
     if existing is not None and existing.content_hash == digest:
         return FileOutcome(str(absolute), FileStatus.UNCHANGED, None, existing.id, existing.chunks)
     return DocumentTask(
-        document_id_for(str(absolute)), str(absolute), kind, digest, size, max_tokens, tokenizer
+        document_id_for(str(absolute)),
+        str(absolute),
+        kind,
+        digest,
+        size,
+        limits.chunk,
+        tokenizer,
+        window_tokens=limits.window,
+        parse=parse,
+        document_context=options.document_context,
     )
 
 
 def _plan_record(
-    collection: Collection, number: int, line: bytes, max_tokens: int, tokenizer: str
+    collection: Collection, number: int, line: bytes, limits: _Limits, tokenizer: str
 ) -> DocumentTask | FileOutcome:
     where = f"line {number}"
     try:
@@ -333,8 +425,9 @@ def _plan_record(
         "record",
         digest,
         len(text.encode()),
-        max_tokens,
+        limits.chunk,
         tokenizer,
+        window_tokens=limits.window,
         text=text,
         metadata=metadata,
     )
@@ -343,8 +436,8 @@ def _plan_record(
 def _prune(collection: Collection, roots: list[Path], committer: _Committer) -> None:
     """Delete documents under the given paths whose files no longer exist."""
     for document in collection.documents():
-        if document.file_type == "record":
-            continue
+        if document.file_type == "record" or "attached_to" in document.metadata:
+            continue  # attachments go with the file that holds them
         path = Path(document.path)
         under_root = any(path == root or path.is_relative_to(root) for root in roots)
         if under_root and not path.exists():

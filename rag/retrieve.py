@@ -45,6 +45,7 @@ class SearchOptions:
     lexical_weight: float = 0.4
     sentence_weight: float = 0.3
     section_weight: float = 0.25
+    context_weight: float = 0.5
     group_by_document: bool = False
     where: SearchFilter = field(default_factory=SearchFilter)
     rerank_candidates: int = 30
@@ -138,7 +139,9 @@ def search(
         dense = collection.dense_search(vector, pool, options.where)
         results.append((dense, options.dense_weight))
     if options.mode in ("hybrid", "lexical"):
-        lexical = collection.lexical_search(text, pool, options.where, options.section_weight)
+        lexical = collection.lexical_search(
+            text, pool, options.where, options.section_weight, options.context_weight
+        )
         results.append((lexical, options.lexical_weight))
     if options.mode == "hybrid":
         results = _with_sentences(collection, vector, results, options.sentence_weight)

@@ -81,11 +81,20 @@ class FileStatus(StrEnum):
 
 @dataclass(frozen=True)
 class FileOutcome:
+    """What became of one file: its status, the reason (or a note), and what it produced.
+
+    `ocr_pages` pages had no text layer and were read by OCR, in `ocr_seconds`; `attachments`
+    documents were found inside it (a mail's attachments) and stored as documents of their own.
+    """
+
     path: str
     status: FileStatus
     reason: str | None = None
     document_id: str | None = None
     chunks: int = 0
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
+    attachments: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "status": str(self.status)}
@@ -108,6 +117,14 @@ class IngestReport:
     def chunks(self) -> int:
         return sum(f.chunks for f in self.files)
 
+    @property
+    def ocr_pages(self) -> int:
+        return sum(f.ocr_pages for f in self.files)
+
+    @property
+    def ocr_seconds(self) -> float:
+        return sum(f.ocr_seconds for f in self.files)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "collection": self.collection,
@@ -117,6 +134,9 @@ class IngestReport:
             "failed": self.count(FileStatus.FAILED),
             "pruned": self.count(FileStatus.PRUNED),
             "chunks": self.chunks,
+            "attachments": sum(f.attachments for f in self.files),
+            "ocr_pages": self.ocr_pages,
+            "ocr_seconds": round(self.ocr_seconds, 3),
             "seconds": round(self.seconds, 3),
             "files": [f.to_dict() for f in self.files],
         }

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.elements import ParseOptions
 from ingest.errors import CorruptDocument, EmptyDocument, EncryptedDocument
 from ingest.parse import parse_file
 from rag import RAG, FileStatus
@@ -34,10 +35,12 @@ def test_truncated_pdf_is_called_damaged(tmp_path: Path, good_pdf: Path) -> None
         parse_file(path)
 
 
-def test_scanned_pdf_without_text_layer(tmp_path: Path) -> None:
+def test_pdf_without_text_layer_or_legible_text(tmp_path: Path) -> None:
     path = documents.write_image_only_pdf(tmp_path / "scan.pdf")
-    with pytest.raises(EmptyDocument, match="no text layer"):
+    with pytest.raises(EmptyDocument, match="without a text layer, and OCR read nothing"):
         parse_file(path)
+    with pytest.raises(EmptyDocument, match="no text layer in 1 page.*OCR is off"):
+        parse_file(path, ParseOptions(ocr=False))
 
 
 def test_zip_bomb_docx_is_refused_without_inflating(tmp_path: Path) -> None:

