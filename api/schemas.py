@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -125,6 +125,7 @@ class DocumentOut(msgspec.Struct):
     size_bytes: int
     content_hash: str
     ingested_at: str
+    metadata: dict[str, Any] = {}
 
 
 CollectionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]

@@ -158,12 +158,20 @@ class _Progress:
 
 def _summary(report: IngestReport) -> str:
     pruned = report.count(FileStatus.PRUNED)
+    attachments = sum(f.attachments for f in report.files)
+    ocr = (
+        f"; {report.ocr_pages} page(s) read by OCR in {report.ocr_seconds:.1f}s"
+        if report.ocr_pages
+        else ""
+    )
     return (
         f"{report.count(FileStatus.INGESTED)} ingested, {report.count(FileStatus.UNCHANGED)} "
         f"unchanged, {report.count(FileStatus.SKIPPED)} skipped, "
         f"{report.count(FileStatus.FAILED)} failed"
         + (f", {pruned} pruned" if pruned else "")
+        + (f", {attachments} attachment(s) as documents" if attachments else "")
         + f"; {report.chunks} chunks in {report.seconds:.1f}s (collection {report.collection!r})"
+        + ocr
     )
 
 

@@ -396,5 +396,5 @@ class RAG:
 
 def _document_info(d: DocumentRecord) -> DocumentInfo:
     return DocumentInfo(
-        d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash, d.ingested_at
+        d.id, d.path, d.file_type, d.chunks, d.size_bytes, d.content_hash, d.ingested_at, d.metadata
     )

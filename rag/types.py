@@ -144,6 +144,10 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class DocumentInfo:
+    """A stored document. `metadata` holds what was found in it (title, entity, period,
+    period_end, year), what a JSONL record brought, and `attached_to` (the id of the mail
+    an attachment came from)."""
+
     id: str
     path: str
     file_type: str
@@ -151,6 +155,7 @@ class DocumentInfo:
     size_bytes: int
     content_hash: str
     ingested_at: str
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

