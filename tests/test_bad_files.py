@@ -39,7 +39,7 @@ def test_pdf_without_text_layer_or_legible_text(tmp_path: Path) -> None:
     path = documents.write_image_only_pdf(tmp_path / "scan.pdf")
     with pytest.raises(EmptyDocument, match="without a text layer, and OCR read nothing"):
         parse_file(path)
-    with pytest.raises(EmptyDocument, match="no text layer in 1 page.*OCR is off"):
+    with pytest.raises(EmptyDocument, match=r"no text layer in 1 page.*OCR is off"):
         parse_file(path, ParseOptions(ocr=False))
 
 
