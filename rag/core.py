@@ -55,9 +55,14 @@ class RAG:
         embedder: Embedder | None = None,
         generator: Generator | None = None,
     ) -> None:
-        configure_process()
         base = settings or Settings()
         self.settings = base.model_copy(update={"home": Path(home).expanduser()}) if home else base
+        s = self.settings
+        configure_process(
+            [s.embed_model, s.llm_model, s.rerank_model]
+            if s.llm_backend != "openai"
+            else [s.embed_model, s.rerank_model]
+        )
         self._embedder = embedder
         self._generator = generator
         self._reranker: Reranker | None = None

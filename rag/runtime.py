@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 # Dependencies that phone home unless told not to. A service over private documents must not
 # make outbound calls its user did not ask for.
@@ -18,7 +20,23 @@ _OPT_OUTS = {
 }
 
 
-def configure_process() -> None:
-    """Opt out of telemetry; values the user set explicitly are kept."""
+def configure_process(models: Iterable[str | None] = ()) -> None:
+    """Opt out of telemetry; with no model hub id among `models` (None is a packaged default,
+    a path is local), also put the hub libraries offline, so nothing can reach a hub behind
+    the user's back. Values the user set explicitly are kept."""
     for name, value in _OPT_OUTS.items():
         os.environ.setdefault(name, value)
+    if not any(is_hub_id(model) for model in models):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def is_hub_id(model: str | None) -> bool:
+    """Whether a configured model names a model hub repository rather than a local file.
+
+    >>> is_hub_id(None), is_hub_id("/models/llama.gguf"), is_hub_id("Qwen/Qwen2.5-7B-Instruct")
+    (False, False, True)
+    """
+    if not model:
+        return False
+    return not Path(model).expanduser().exists() and not model.startswith(("/", ".", "~"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from rag.llama_cpp_backend import LlamaCppGenerator
 from rag.model_paths import default_embed_model, default_llm_model
 from rag.runtime import configure_process
 from tests.documents import write_mixed_folder
+from tests.format_documents import write_every_format
 
 configure_process()
 
@@ -63,3 +66,19 @@ def rag(
 @pytest.fixture(scope="session")
 def mixed_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mixed_folder(tmp_path_factory.mktemp("corpus") / "docs")
+
+
+def require_libreoffice() -> None:
+    """Skip where LibreOffice is missing, except in CI, which installs it (.ci/run)."""
+    if shutil.which("soffice") or shutil.which("libreoffice"):
+        return
+    if os.environ.get("CI"):
+        pytest.fail("LibreOffice is missing in CI: .ci/run must install it")
+    pytest.skip("LibreOffice is not installed")
+
+
+@pytest.fixture(scope="session")
+def every_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with one small file of each format beyond the basic ones (format_documents)."""
+    require_libreoffice()
+    return write_every_format(tmp_path_factory.mktemp("formats") / "docs")

@@ -6,8 +6,6 @@ pypandoc-binary, scans through RapidOCR; the files are made by the tests (tests/
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,21 +21,6 @@ from tests.format_documents import FACTS
 
 LEGACY = {"minutes.doc", "roadmap.ppt", "stock.xls", "budget.ods", "pitch.odp"}
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "unstructured-example-docs"
-
-
-def require_libreoffice() -> None:
-    """Skip where LibreOffice is missing, except in CI, which installs it (.ci/run)."""
-    if shutil.which("soffice") or shutil.which("libreoffice"):
-        return
-    if os.environ.get("CI"):
-        pytest.fail("LibreOffice is missing in CI: .ci/run must install it")
-    pytest.skip("LibreOffice is not installed")
-
-
-@pytest.fixture(scope="module")
-def every_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_libreoffice()
-    return format_documents.write_every_format(tmp_path_factory.mktemp("formats") / "docs")
 
 
 @pytest.mark.parametrize("name", sorted(FACTS))
