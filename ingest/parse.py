@@ -234,7 +234,8 @@ def _check_container(path: Path, found: _Format) -> tuple[_Format, str | None]:
             _check_zip(path, modern.lstrip("."))
             return _FORMATS[modern], f"a {modern} file named {path.suffix}: read as {modern}"
         raise CorruptDocument(
-            f"not a {found.kind.upper()} file (no OLE header): damaged or misnamed file"
+            f"not {_a(found.kind)} {found.kind.upper()} file (no OLE header): damaged or "
+            "misnamed file"
         )
     if found.container == "zip":
         if head.startswith(_OLE_MAGIC) and found.kind in ("docx", "pptx", "xlsx"):
@@ -250,7 +251,7 @@ def _check_container(path: Path, found: _Format) -> tuple[_Format, str | None]:
 def _check_zip(path: Path, kind: str) -> None:
     if not zipfile.is_zipfile(path):
         raise CorruptDocument(
-            f"not a {kind.upper()} file (not a zip container): damaged or misnamed file"
+            f"not {_a(kind)} {kind.upper()} file (not a zip container): damaged or misnamed file"
         )
     try:
         with zipfile.ZipFile(path) as archive:
@@ -265,3 +266,8 @@ def _check_zip(path: Path, kind: str) -> None:
             f"refused: expands to {expanded / 1e6:.0f} MB from {compressed / 1e6:.1f} MB "
             "(a zip bomb?)"
         )
+
+
+def _a(kind: str) -> str:
+    """The article before a format's name read out: "an ODT", "a DOCX", "an XLS"."""
+    return "an" if kind[:1].lower() in "aefhilmnorsx" else "a"

@@ -85,10 +85,23 @@ def cli(ctx: click.Context, home: Path | None, verbose: int) -> None:
     """Ask questions about your own documents, answered locally with citations."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_own_messages)
     with user_errors():
         settings = Settings()
     ctx.obj = RAG(home, settings=settings)
     ctx.call_on_close(ctx.obj.close)
+
+
+_OWN_LOGGERS = ("rag", "ingest", "index", "api")
+
+
+def _own_messages(record: logging.LogRecord) -> bool:
+    """Without -v, warnings from the libraries underneath (a parser's remark about an odd
+    table cell in some file) stay out of the user's terminal; errors and ours always show."""
+    own = record.name.split(".")[0] in _OWN_LOGGERS
+    return own or record.levelno >= logging.ERROR
 
 
 # -- ingest -------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def test_bad_files_are_named_and_the_rest_ingested(rag: RAG, tmp_path: Path) -> 
     (folder / "empty.txt").write_bytes(b"")
     (folder / "broken.pdf").write_bytes(b"this is not a pdf at all" * 10)
     (folder / "truncated.docx").write_bytes(b"PK\x03\x04garbage")
-    (folder / "photo.png").write_bytes(b"\x89PNG....")
+    (folder / "photo.png").write_bytes(b"\x89PNG....")  # a damaged image
+    (folder / "song.wav").write_bytes(b"RIFF....WAVE")
     (folder / ".hidden.md").write_text("# secret", encoding="utf-8")
 
     report = rag.ingest([folder])
@@ -85,7 +86,9 @@ def test_bad_files_are_named_and_the_rest_ingested(rag: RAG, tmp_path: Path) -> 
     assert by_name["broken.pdf"].status == FileStatus.FAILED
     assert "not a PDF" in (by_name["broken.pdf"].reason or "")
     assert by_name["truncated.docx"].status == FileStatus.FAILED
-    assert by_name["photo.png"].status == FileStatus.SKIPPED
+    assert by_name["photo.png"].status == FileStatus.FAILED
+    assert "not a readable image" in (by_name["photo.png"].reason or "")
+    assert by_name["song.wav"].status == FileStatus.SKIPPED
     assert ".hidden.md" not in by_name
     assert [d.path for d in rag.documents()] == [str((folder / "good.pdf").resolve())]
 
@@ -115,11 +118,11 @@ def test_symlink_loop_is_reported_not_followed(rag: RAG, tmp_path: Path) -> None
 
 
 def test_named_unsupported_file_fails_with_reason(rag: RAG, tmp_path: Path) -> None:
-    path = tmp_path / "notes.odt"
+    path = tmp_path / "notes.wav"
     path.write_bytes(b"whatever")
     report = rag.ingest([path])
     assert report.files[0].status == FileStatus.FAILED
-    assert "unsupported format .odt" in (report.files[0].reason or "")
+    assert "unsupported format .wav" in (report.files[0].reason or "")
 
 
 def test_delete_document(rag: RAG, mixed_folder: Path) -> None:
