@@ -155,34 +155,38 @@ def write_data_files(folder: Path) -> None:
     )
 
 
+def _mail(sender: str, subject: str, body: str, pdf: Path | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, "board@example.com", subject
+    message.set_content(body)
+    if pdf is not None:
+        message.add_attachment(
+            pdf.read_bytes(), maintype="application", subtype="pdf", filename="report.pdf"
+        )
+    return message
+
+
 def write_mailbox(folder: Path, attachment: Path) -> Path:
     """Two messages; the second carries a PDF attachment."""
     box = mailbox.mbox(str(folder / "mailbox.mbox"))
     try:
-        first = EmailMessage()
-        first["From"], first["To"], first["Subject"] = "a@example.com", "b@example.com", "Hello"
-        first.set_content("Welcome aboard.")
-        box.add(first)
-        second = EmailMessage()
-        second["From"], second["To"] = "yard@example.com", "b@example.com"
-        second["Subject"] = "Dry dock schedule"
-        second.set_content("The dry dock schedule is attached.")
-        second.add_attachment(
-            attachment.read_bytes(), maintype="application", subtype="pdf", filename="report.pdf"
+        box.add(_mail("a@example.com", "Hello", "Welcome aboard."))
+        box.add(
+            _mail(
+                "yard@example.com",
+                "Dry dock schedule",
+                "The dry dock schedule is attached.",
+                attachment,
+            )
         )
-        box.add(second)
     finally:
         box.close()
     return folder / "mailbox.mbox"
 
 
 def write_eml_with_attachment(path: Path, attachment: Path) -> Path:
-    message = EmailMessage()
-    message["From"], message["To"] = "cfo@example.com", "board@example.com"
-    message["Subject"] = "Annual report"
-    message.set_content("Please find the annual report attached.")
-    message.add_attachment(
-        attachment.read_bytes(), maintype="application", subtype="pdf", filename="report.pdf"
+    message = _mail(
+        "cfo@example.com", "Annual report", "Please find the annual report attached.", attachment
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(message))
