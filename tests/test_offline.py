@@ -60,7 +60,11 @@ def test_the_guard_catches_a_connection(tmp_path: Path) -> None:
     """The child-process guard is live: a connection attempt is refused and recorded."""
     log = tmp_path / "sockets.log"
     env = {**os.environ, "PYTHONPATH": str(GUARD), "RAG_TEST_SOCKET_LOG": str(log)}
-    code = "import socket\ntry:\n socket.create_connection(('192.0.2.1', 80), 1)\nexcept OSError as e:\n print(e)"
+    code = (
+        "import socket\n"
+        "try:\n socket.create_connection(('192.0.2.1', 80), 1)\n"
+        "except OSError as e:\n print(e)"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
     )
@@ -86,7 +90,8 @@ def test_the_robustness_corpus_offline(tmp_path: Path) -> None:
     log = tmp_path / "sockets.log"
     report = rag_ingest(CORPUS, tmp_path / "home", log)
     assert not log.exists(), log.read_text()[:3000]
-    failures = {Path(f["path"]).name: f["reason"] for f in report["files"] if f["status"] == "failed"}
+    files = report["files"]
+    failures = {Path(f["path"]).name: f["reason"] for f in files if f["status"] == "failed"}
     assert not [r for r in failures.values() if any(d in r for d in _DEFECTS)], failures
     skipped = [Path(f["path"]) for f in report["files"] if f["status"] == "skipped"]
     assert not [p for p in skipped if p.suffix.lower() in SUPPORTED_EXTENSIONS], skipped

@@ -16,7 +16,8 @@ _LOG = os.environ.get("RAG_TEST_SOCKET_LOG")
 def _refuse(what: str, target: object) -> None:
     if _LOG:
         with open(_LOG, "a", encoding="utf-8") as log:
-            log.write(f"{os.getpid()} {what} {target!r}\n{''.join(traceback.format_stack(limit=8))}\n")
+            stack = "".join(traceback.format_stack(limit=8))
+            log.write(f"{os.getpid()} {what} {target!r}\n{stack}\n")
     raise OSError(f"network access refused in an offline test: {what} {target!r}")
 
 
