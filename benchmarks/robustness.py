@@ -1,8 +1,8 @@
 """Robustness on real files of ~35 formats: what is ingested, what fails and why, per extension.
 
-    python -m benchmarks.robustness                       # ../shared/corpora/unstructured-example-docs
+    python -m benchmarks.robustness          # ../shared/corpora/unstructured-example-docs
     python -m benchmarks.robustness --folder DIR --json
-    python -m benchmarks.robustness --markdown            # the README's table
+    python -m benchmarks.robustness --markdown   # the README's table
 
 It runs `RAG.ingest` over the folder (parse workers, the default settings) into a throwaway
 collection, then counts per extension the files ingested, failed (with their reasons) and
@@ -30,7 +30,7 @@ _HANG = ("took longer than",)
 
 
 def extension(path: str) -> str:
-    name = Path(path.split(" › ")[0]).name
+    name = Path(path.split(" › ", maxsplit=1)[0]).name
     return Path(name).suffix.lower() or "(none)"
 
 
