@@ -62,13 +62,18 @@ class DocumentContext:
 
         >>> DocumentContext("3M 2018 10K", "Form 10-K", "3M COMPANY", "fiscal year ended "
         ...     "December 31, 2018", date(2018, 12, 31)).line()
-        '3M 2018 10K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018) | Form 10-K'
+        '3M 2018 10K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018)'
+        >>> DocumentContext("minutes 2023", "Board meeting, 4 May").line()
+        'minutes 2023 | Board meeting, 4 May'
         """
         parts: list[str] = []
         period = self.period
         if period and self.period_end and "year" in period.lower():
             period = f"{period} (FY{self.period_end.year})"
-        for part in (self.name, self.entity, period, self.title):
+        # A cover page's title is mostly boilerplate ("UNITED STATES SECURITIES AND EXCHANGE
+        # COMMISSION"): it only earns its tokens where no entity or period was found.
+        title = self.title if not (self.entity or period) else None
+        for part in (self.name, self.entity, period, title):
             if part and not any(part.lower() in seen.lower() for seen in parts):
                 parts.append(part)
         return " | ".join(parts)[:_MAX_CONTEXT_CHARS]

@@ -11,10 +11,12 @@ class ParseOptions:
     """How to parse. Travels with each task to the worker that parses the file.
 
     `threads` is what OCR may use (1 in a parse worker, where processes are the parallelism);
-    `convert_timeout_s` bounds one LibreOffice conversion.
+    `convert_timeout_s` bounds one LibreOffice conversion. `tables` off writes tables as their
+    cells' text in reading order, as flattening parsers do (for comparison).
     """
 
     ocr: bool = True
+    tables: bool = True
     threads: int = 1
     convert_timeout_s: float = 120.0
     attachment_depth: int = 2

@@ -129,15 +129,18 @@ def _above(line: Line, previous: Line) -> bool:
     return line.bottom < previous.top and line.x0 < previous.x1 and line.x1 > previous.x0
 
 
-def page_elements(pages: Sequence[Sequence[Line]], first_page: int = 1) -> list[Element]:
-    """Elements of a whole document, given each page's lines in reading order."""
+def page_elements(
+    pages: Sequence[Sequence[Line]], first_page: int = 1, tables: bool = True
+) -> list[Element]:
+    """Elements of a whole document, given each page's lines in reading order; with `tables`
+    off, lines of figures are left as paragraphs."""
     pages = drop_running_lines(pages)
     body = _body_size(pages)
     elements: list[Element] = []
     section: str | None = None
     for offset, lines in enumerate(pages):
         page_number = first_page + offset
-        for item in _page_items(list(lines), body):
+        for item in _page_items(list(lines), body, tables):
             if isinstance(item, _Title):
                 section = item.text
                 elements.append(Element(item.text, "Title", page_number, section))
@@ -255,12 +258,12 @@ def _row(line: Line) -> _Row:
     return _Row(line, cells, label, values)
 
 
-def _page_items(lines: list[Line], body: float) -> list[_Title | Table | str]:
+def _page_items(lines: list[Line], body: float, find_tables: bool) -> list[_Title | Table | str]:
     """The page as a list of titles, paragraphs (str) and tables, in reading order."""
     rows = [_row(line) for line in lines]
     used = [False] * len(lines)
     tables: dict[int, Table] = {}
-    index = 0
+    index = 0 if find_tables else len(rows)
     while index < len(rows):
         block = _table_block(rows, index)
         if block is None:
@@ -371,7 +374,7 @@ def _build_table(
     table_rows = _table_rows(body, columns)
     if not table_rows:
         return None
-    return first, Table(caption, tuple(headers), tuple(table_rows))
+    return first, Table(caption, tuple(headers), tuple(table_rows)).hoisted()
 
 
 def _is_header_line(row: _Row, label_right: float) -> bool:

@@ -51,7 +51,8 @@ class _Format:
 
 def _unstructured(module: str, function: str, **fixed: object) -> Reader:
     def read(path: Path, options: ParseOptions) -> ParsedFile:
-        return ParsedFile(to_elements(partition(module, function, path, **fixed)))
+        raw = partition(module, function, path, **fixed)
+        return ParsedFile(to_elements(raw, tables=options.tables))
 
     return read
 
@@ -62,7 +63,7 @@ def _unstructured_text(module: str, function: str) -> Reader:
     def read(path: Path, options: ParseOptions) -> ParsedFile:
         encoding, note = detect_encoding(path)
         raw = partition(module, function, path, encoding=encoding)
-        return ParsedFile(to_elements(raw), [note] if note else [])
+        return ParsedFile(to_elements(raw, tables=options.tables), [note] if note else [])
 
     return read
 
@@ -70,7 +71,8 @@ def _unstructured_text(module: str, function: str) -> Reader:
 def _pdf(path: Path, options: ParseOptions) -> ParsedFile:
     from ingest.ocr import ocr_image
 
-    return read_pdf(path, partial(ocr_image, threads=options.threads) if options.ocr else None)
+    ocr = partial(ocr_image, threads=options.threads) if options.ocr else None
+    return read_pdf(path, ocr, options.tables)
 
 
 def _converted(target: str, reader: Reader) -> Reader:
@@ -91,7 +93,7 @@ def _plain_text(path: Path, options: ParseOptions) -> ParsedFile:
 def _delimited(delimiter: str | None) -> Reader:
     def read(path: Path, options: ParseOptions) -> ParsedFile:
         encoding, note = detect_encoding(path)
-        parsed = delimited.read_delimited(path, encoding, delimiter)
+        parsed = delimited.read_delimited(path, encoding, delimiter, options.tables)
         return ParsedFile(parsed.elements, [note] if note else [])
 
     return read
@@ -124,7 +126,7 @@ _FORMATS: dict[str, _Format] = {
     ".ppt": _Format("ppt", _converted("pptx", _PPTX), container="ole"),
     ".odt": _Format("odt", _unstructured("odt", "partition_odt"), container="zip"),
     ".odp": _Format("odp", _converted("pptx", _PPTX), container="zip"),
-    ".ods": _Format("ods", lambda path, options: spreadsheets.read_ods(path), container="zip"),
+    ".ods": _Format("ods", lambda p, o: spreadsheets.read_ods(p, o.tables), container="zip"),
     ".rtf": _Format("rtf", _unstructured("rtf", "partition_rtf")),
     ".epub": _Format("epub", _unstructured("epub", "partition_epub"), container="zip"),
     ".html": _HTML,

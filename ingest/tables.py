@@ -72,6 +72,30 @@ class Table:
     rows: tuple[TableRow, ...]
     label_header: str = ""
 
+    def hoisted(self) -> Table:
+        """The same table with the words every column header starts with ("Years ended
+        December 31") moved into the caption, so rows do not repeat them.
+
+        >>> t = Table("Sales", ("Years ended 2018", "Years ended 2017"), ())
+        >>> t.hoisted().caption, t.hoisted().headers
+        ('Sales — Years ended', ('2018', '2017'))
+        """
+        split = [header.split() for header in self.headers]
+        if len(split) < 2 or not all(split):
+            return self
+        common = 0
+        while (
+            all(len(words) > common + 1 for words in split)
+            and len({words[common] for words in split}) == 1
+        ):
+            common += 1
+        if common == 0:
+            return self
+        prefix = " ".join(split[0][:common])
+        caption = f"{self.caption} — {prefix}" if self.caption else prefix
+        headers = tuple(" ".join(words[common:]) for words in split)
+        return Table(caption, headers, self.rows, self.label_header)
+
     def row_lines(self) -> list[str]:
         """Each row as one line of text (see the module docstring)."""
         return [line for row in self.rows if (line := self._row_line(row))]
@@ -133,7 +157,7 @@ def table_from_grid(
     rows = tuple(TableRow(row[0], tuple(row[1:])) for row in body if any(row))
     if not rows:
         return None
-    return Table(caption, headers, rows, label_header)
+    return Table(caption, headers, rows, label_header).hoisted()
 
 
 def _square(grid: list[list[str]]) -> list[list[str]]:

@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         description="Read pages without a text layer (scans) and images by OCR (RapidOCR, "
         "offline). Off: such pages are skipped and image files fail.",
     )
+    table_rows: bool = Field(
+        default=True,
+        description="Write tables as one line per row, every value beside its row label and "
+        "column headers. Off: the cells' text in reading order, as flattening parsers give it.",
+    )
     parse_timeout: float = Field(
         default=600.0,
         gt=0,

@@ -189,6 +189,7 @@ class RAG:
             sentence_vectors=s.sentence_vectors,
             prune=prune,
             ocr=s.ocr,
+            table_rows=s.table_rows,
             parse_timeout_s=s.parse_timeout,
             document_context=s.document_context,
         )

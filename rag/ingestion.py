@@ -80,6 +80,7 @@ class IngestOptions:
     sentence_vectors: bool = True
     prune: bool = False
     ocr: bool = True
+    table_rows: bool = True
     parse_timeout_s: float = 600.0
     document_context: bool = True
 
@@ -260,7 +261,9 @@ def ingest_paths(
     outcomes: list[FileOutcome] = []
     committer = _Committer(collection, embedder, options, outcomes, tracker)
     workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
-    parse = ParseOptions(ocr=options.ocr, threads=1 if workers else (os.cpu_count() or 1))
+    parse = ParseOptions(
+        ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
+    )
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
         _plan_file(collection, path, named, limits, embedder.name, options, parse)

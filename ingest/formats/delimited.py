@@ -16,7 +16,9 @@ from ingest.tables import render, table_from_grid
 _SNIFF_BYTES = 64 * 1024
 
 
-def read_delimited(path: Path, encoding: str, delimiter: str | None) -> ParsedFile:
+def read_delimited(
+    path: Path, encoding: str, delimiter: str | None, tables: bool = True
+) -> ParsedFile:
     with open(path, encoding=encoding, errors="replace", newline="") as handle:
         sample = handle.read(_SNIFF_BYTES)
         handle.seek(0)
@@ -29,7 +31,7 @@ def read_delimited(path: Path, encoding: str, delimiter: str | None) -> ParsedFi
         grid = [
             row for row in csv.reader(handle, delimiter=delimiter) if any(c.strip() for c in row)
         ]
-    table = table_from_grid(grid, header_rows=1) if len(grid) > 1 else None
+    table = table_from_grid(grid, header_rows=1) if len(grid) > 1 and tables else None
     if table is None:
         text = "\n".join(" ".join(cell for cell in row if cell) for row in grid)
         if not text.strip():

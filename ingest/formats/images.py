@@ -33,7 +33,7 @@ def read_image(path: Path, options: ParseOptions) -> ParsedFile:
                 pages.append(ocr_image(frame, options.threads))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise CorruptDocument(f"not a readable image: {exc}") from exc
-    elements = page_elements(pages)
+    elements = page_elements(pages, tables=options.tables)
     if not elements:
         raise EmptyDocument("no text found in the image")
     return ParsedFile(elements, ocr_pages=len(pages), ocr_seconds=time.monotonic() - started)

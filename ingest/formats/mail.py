@@ -14,7 +14,7 @@ import mailbox
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ def read_msg(path: Path, options: ParseOptions, parse: ParseFile) -> ParsedFile:
         page=None,
     )
     section = header[0].section if header else None
-    body = [_in_section(e, section) for e in to_elements(raw)]
+    body = [_in_section(e, section) for e in to_elements(raw, tables=options.tables)]
     parts = [
         _Part(a.file_name or f"attachment-{n}", a.file_bytes or b"")
         for n, a in enumerate(message.attachments, start=1)
@@ -112,7 +112,7 @@ def _read_message(
             if not header:
                 raise CorruptDocument(f"could not be parsed as mail: {exc}") from exc
             raw = []
-    body = [_in_section(e, section, page) for e in to_elements(raw)]
+    body = [_in_section(e, section, page) for e in to_elements(raw, tables=options.tables)]
     return _with_attachments(header + body, list(_attachments(message)), options, parse)
 
 
@@ -160,9 +160,7 @@ def _with_attachments(
     notes: list[str] = []
     if options.attachment_depth <= 0:
         return ParsedFile(elements, ["attachments nested too deep were not read"] if parts else [])
-    inner = ParseOptions(
-        options.ocr, options.threads, options.convert_timeout_s, options.attachment_depth - 1
-    )
+    inner = replace(options, attachment_depth=options.attachment_depth - 1)
     with tempfile.TemporaryDirectory(prefix="localrag-attachments-") as work:
         for part in parts:
             name = _SAFE_NAME.sub("_", Path(part.name).name).strip() or "attachment"

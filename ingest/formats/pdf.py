@@ -31,7 +31,7 @@ OcrPage = Callable[[Any], list[Line]]
 """Reads a rendered page image (PIL) into lines of words, in points of a 72-dpi page."""
 
 
-def read_pdf(path: Path, ocr: OcrPage | None) -> ParsedFile:
+def read_pdf(path: Path, ocr: OcrPage | None, tables: bool = True) -> ParsedFile:
     """A PDF's elements; pages without a text layer go through `ocr` (None: skipped)."""
     import pypdfium2 as pdfium
 
@@ -44,12 +44,12 @@ def read_pdf(path: Path, ocr: OcrPage | None) -> ParsedFile:
             ) from exc
         raise CorruptDocument(f"damaged PDF ({exc}): repair or re-export it") from exc
     try:
-        return _read(document, ocr)
+        return _read(document, ocr, tables)
     finally:
         document.close()
 
 
-def _read(document: Any, ocr: OcrPage | None) -> ParsedFile:
+def _read(document: Any, ocr: OcrPage | None, tables: bool) -> ParsedFile:
     pages: list[list[Line]] = []
     scanned: list[int] = []
     ocr_seconds = 0.0
@@ -66,7 +66,7 @@ def _read(document: Any, ocr: OcrPage | None) -> ParsedFile:
         finally:
             page.close()
         pages.append(join_lines(lines))
-    elements = page_elements(pages)
+    elements = page_elements(pages, tables=tables)
     notes: list[str] = []
     if scanned and ocr is None:
         notes.append(f"{len(scanned)} page(s) without a text layer skipped: OCR is off")

@@ -12,7 +12,7 @@ from ingest.errors import CorruptDocument, EmptyDocument
 from ingest.tables import render, table_from_grid
 
 
-def read_ods(path: Path) -> ParsedFile:
+def read_ods(path: Path, tables: bool = True) -> ParsedFile:
     import pandas as pd
 
     try:
@@ -24,9 +24,11 @@ def read_ods(path: Path) -> ParsedFile:
         grid = [
             ["" if pd.isna(v) else str(v) for v in row] for row in frame.itertuples(index=False)
         ]
-        table = table_from_grid(grid, str(name))
+        table = table_from_grid(grid, str(name)) if tables else None
         if table is not None and (text := render(table)):
             elements.append(Element(text, "Table", number, str(name), table.caption))
+        elif not tables and (text := "\n".join(" ".join(c for c in r if c) for r in grid)):
+            elements.append(Element(text.strip(), "Table", number, str(name)))
     if not elements:
         raise EmptyDocument("no text found (every sheet is empty)")
     return ParsedFile(elements)

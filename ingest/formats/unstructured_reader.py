@@ -25,8 +25,11 @@ def partition(module: str, function: str, path: Path, **options: Any) -> list[An
     return list(partitioner(filename=str(path), **options))
 
 
-def to_elements(raw: list[Any], first_page: int | None = None) -> list[Element]:
-    """unstructured's elements as ours: titles open sections, tables become row lines."""
+def to_elements(
+    raw: list[Any], first_page: int | None = None, tables: bool = True
+) -> list[Element]:
+    """unstructured's elements as ours: titles open sections, tables become row lines (with
+    `tables` off, unstructured's own flattened text)."""
     elements: list[Element] = []
     section: str | None = None
     for item in raw:
@@ -34,7 +37,7 @@ def to_elements(raw: list[Any], first_page: int | None = None) -> list[Element]:
         category = str(getattr(item, "category", type(item).__name__))
         metadata = getattr(item, "metadata", None)
         page = getattr(metadata, "page_number", None) or first_page
-        if category == "Table":
+        if category == "Table" and tables:
             html = getattr(metadata, "text_as_html", None)
             caption = _caption(elements, page)
             table = table_from_grid(grid_from_html(html), caption) if html else None
