@@ -18,7 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ingest.elements import Element
-from ingest.tables import Table, TableRow, is_figure, is_unit_note, is_year, render
+from ingest.tables import (
+    Table,
+    TableRow,
+    hoist_common,
+    is_figure,
+    is_unit_note,
+    is_year,
+    render,
+)
 
 
 @dataclass(frozen=True)
@@ -341,6 +349,19 @@ def _build_table(
     label_right = min(c[0] for c in columns)
     first = start
     cursor = start - 1
+    # Row-group headings right above the first figures ("Net sales:") belong to the body.
+    while (
+        cursor >= 0
+        and not header_rows
+        and start - cursor <= 2
+        and not used[cursor]
+        and not rows[cursor].is_data
+        and rows[cursor].line.x1 < label_right - 2
+        and rows[cursor + 1].line.top - rows[cursor].line.bottom <= rows[cursor].line.height
+    ):
+        body.insert(0, rows[cursor])
+        first = cursor
+        cursor -= 1
     while cursor >= 0 and len(header_rows) < 5 and not used[cursor]:
         candidate, below = rows[cursor], rows[cursor + 1]
         if below.line.top - candidate.line.bottom > 2.0 * candidate.line.height:
@@ -350,7 +371,8 @@ def _build_table(
         header_rows.insert(0, candidate)
         first = cursor
         cursor -= 1
-    headers, unit = _headers(header_rows, columns, label_right)
+    parts, unit = _headers(header_rows, columns, label_right)
+    headers, common = hoist_common(parts)
     caption_lines: list[str] = []
     while cursor >= 0 and len(caption_lines) < 3 and not used[cursor]:
         candidate = rows[cursor]
@@ -367,14 +389,14 @@ def _build_table(
         caption_lines.insert(0, candidate.line.text)
         first = cursor
         cursor -= 1
-    caption = " — ".join(caption_lines) or None
+    caption = " — ".join([*caption_lines, common] if common else caption_lines) or None
     if unit:
         unit = unit if unit.startswith("(") else f"({unit})"
         caption = f"{caption} {unit}" if caption else unit
     table_rows = _table_rows(body, columns)
     if not table_rows:
         return None
-    return first, Table(caption, tuple(headers), tuple(table_rows)).hoisted()
+    return first, Table(caption, tuple(headers), tuple(table_rows))
 
 
 def _is_header_line(row: _Row, label_right: float) -> bool:
@@ -391,8 +413,8 @@ def _is_header_line(row: _Row, label_right: float) -> bool:
 
 def _headers(
     header_rows: list[_Row], columns: list[tuple[float, float]], label_right: float
-) -> tuple[list[str], str]:
-    """Each column's header, its lines read top down, and the unit note at the left.
+) -> tuple[list[list[str]], str]:
+    """Each column's header lines, read top down, and the unit note at the left.
 
     Each column takes, from every header line, the cell nearest to it, if that cell is within
     one column pitch: "Three Months Ended" centred over four columns heads all four, "Change"
@@ -419,7 +441,7 @@ def _headers(
             )
             if distance <= reach and (not parts[index] or parts[index][-1] != cell.text):
                 parts[index].append(cell.text)
-    return [" ".join(p) for p in parts], " ".join(unit)
+    return parts, " ".join(unit)
 
 
 def _edge_distance(cell: _Cell, x: float) -> float:

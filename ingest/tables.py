@@ -72,30 +72,6 @@ class Table:
     rows: tuple[TableRow, ...]
     label_header: str = ""
 
-    def hoisted(self) -> Table:
-        """The same table with the words every column header starts with ("Years ended
-        December 31") moved into the caption, so rows do not repeat them.
-
-        >>> t = Table("Sales", ("Years ended 2018", "Years ended 2017"), ())
-        >>> t.hoisted().caption, t.hoisted().headers
-        ('Sales — Years ended', ('2018', '2017'))
-        """
-        split = [header.split() for header in self.headers]
-        if len(split) < 2 or not all(split):
-            return self
-        common = 0
-        while (
-            all(len(words) > common + 1 for words in split)
-            and len({words[common] for words in split}) == 1
-        ):
-            common += 1
-        if common == 0:
-            return self
-        prefix = " ".join(split[0][:common])
-        caption = f"{self.caption} — {prefix}" if self.caption else prefix
-        headers = tuple(" ".join(words[common:]) for words in split)
-        return Table(caption, headers, self.rows, self.label_header)
-
     def row_lines(self) -> list[str]:
         """Each row as one line of text (see the module docstring)."""
         return [line for row in self.rows if (line := self._row_line(row))]
@@ -149,15 +125,19 @@ def table_from_grid(
     header_count = _header_rows(grid) if header_rows is None else min(header_rows, len(grid))
     headers_rows, body = grid[:header_count], grid[header_count:]
     width = len(grid[0])
-    headers = tuple(_join_parts(row[column] for row in headers_rows) for column in range(1, width))
+    parts = [_parts(row[column] for row in headers_rows) for column in range(1, width)]
+    header_list, common = hoist_common(parts)
+    headers = tuple(header_list)
     label_header = _join_parts(row[0] for row in headers_rows)
     if label_header and is_unit_note(label_header):
         caption = f"{caption} ({label_header})" if caption else label_header
         label_header = ""
+    if common:
+        caption = f"{caption} — {common}" if caption else common
     rows = tuple(TableRow(row[0], tuple(row[1:])) for row in body if any(row))
     if not rows:
         return None
-    return Table(caption, headers, rows, label_header).hoisted()
+    return Table(caption, headers, rows, label_header)
 
 
 def _square(grid: list[list[str]]) -> list[list[str]]:
@@ -199,6 +179,17 @@ def _drop_empty_columns(grid: list[list[str]], header_rows: int | None) -> list[
     keep = [c for c in range(width) if has_body[c] or c == 0]
     if not keep:
         return []
+    for row in grid[:body_start]:
+        # A header row with exactly one cell per value column, but not above them (its spans
+        # were lost on the way, as unstructured's HTML drops colspan), is laid over them.
+        filled = [c for c in range(1, width) if row[c]]
+        if len(filled) == len(keep) - 1 and filled != keep[1:]:
+            texts = [row[c] for c in filled]
+            for c in filled:
+                row[c] = ""
+            for c, text in zip(keep[1:], texts, strict=True):
+                row[c] = text
+            has_any = [any(r[c] for r in grid) for c in range(width)]
     for column in range(width):
         if has_any[column] and not has_body[column] and column not in keep:
             target = min(keep, key=lambda k: (abs(k - column), -k))
@@ -232,11 +223,34 @@ def _has_figure(row: list[str]) -> bool:
 
 
 def _join_parts(parts: Any) -> str:
+    return " ".join(_parts(parts))
+
+
+def _parts(parts: Any) -> list[str]:
     out: list[str] = []
     for part in parts:
         if part and (not out or out[-1] != part):
             out.append(part)
-    return " ".join(out)
+    return out
+
+
+def hoist_common(parts: list[list[str]]) -> tuple[list[str], str]:
+    """Column headers from their lines (top down), with the lines every column starts with
+    taken out ("Years ended December 31" over all three years), and what was taken out.
+
+    >>> hoist_common([["Years ended", "2018"], ["Years ended", "2017"]])
+    (['2018', '2017'], 'Years ended')
+    >>> hoist_common([["Three Months", "June 25, 2022"], ["Six Months", "June 25, 2022"]])
+    (['Three Months June 25, 2022', 'Six Months June 25, 2022'], '')
+    """
+    common: list[str] = []
+    while (
+        len(parts) > 1
+        and all(len(p) > len(common) + 1 for p in parts)
+        and len({p[len(common)] for p in parts}) == 1
+    ):
+        common.append(parts[0][len(common)])
+    return [" ".join(p[len(common) :]) for p in parts], " ".join(common)
 
 
 def grid_from_html(html: str) -> list[list[str]]:
