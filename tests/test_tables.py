@@ -82,7 +82,8 @@ def test_html_table_with_spanned_headers_and_dollar_cells(tmp_path: Path) -> Non
     path = tmp_path / "statement.html"
     path.write_text(
         "<html><body><h2>Balance sheet</h2><table>"
-        "<tr><td></td><td colspan='2'>December 31, 2022</td><td colspan='2'>December 31, 2021</td></tr>"
+        "<tr><td></td><td colspan='2'>December 31, 2022</td>"
+        "<td colspan='2'>December 31, 2021</td></tr>"
         "<tr><td>Cash and equivalents</td><td>$</td><td>1,200</td><td>$</td><td>950</td></tr>"
         "<tr><td>Inventories</td><td></td><td>(300</td><td>)</td><td>280</td></tr>"
         "</table></body></html>"
