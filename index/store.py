@@ -74,6 +74,23 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
+
+
+def _terms(query: str) -> list[str]:
+    """The query's words, lower-cased, each word of letters and digits also in its parts:
+    "FY2018" matches "FY2018" and "2018", "Q2'23" matches "Q2" and "2", "10-K" matches "10 K".
+
+    >>> _terms("Apple FY2018 10-Q")
+    ['apple', 'fy2018', 'fy', '2018', '10', 'q']
+    """
+    terms: list[str] = []
+    for word in _WORD.findall(query.lower()):
+        terms.append(word)
+        parts = _LETTERS_DIGITS.findall(word)
+        if len(parts) > 1:
+            terms.extend(parts)
+    return terms
 
 
 @dataclass(frozen=True)
@@ -348,7 +365,7 @@ class ChunkStore:
         The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax. Section
         titles and document context lines count with their own weights against the text.
         """
-        terms = list(dict.fromkeys(t.lower() for t in _WORD.findall(query)))
+        terms = list(dict.fromkeys(_terms(query)))
         if not terms or limit <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)

@@ -44,6 +44,7 @@ _COMPANY = re.compile(
     rf"(?:,?\s+(?:Inc|INC|Ltd|LTD|LLC)\b\.?)?"
 )
 _FILE_WORDS = re.compile(r"[_\-.\s]+")
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
 _JUNK_TITLE = re.compile(r"^[\W\d_]+$|^\d{6,}")
 
 
@@ -60,9 +61,9 @@ class DocumentContext:
     def line(self) -> str:
         """The parts that add something, de-duplicated, short enough to lead any chunk.
 
-        >>> DocumentContext("3M 2018 10K", "Form 10-K", "3M COMPANY", "fiscal year ended "
+        >>> DocumentContext("3 M 2018 10 K", "Form 10-K", "3M COMPANY", "fiscal year ended "
         ...     "December 31, 2018", date(2018, 12, 31)).line()
-        '3M 2018 10K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018)'
+        '3 M 2018 10 K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018)'
         >>> DocumentContext("minutes 2023", "Board meeting, 4 May").line()
         'minutes 2023 | Board meeting, 4 May'
         """
@@ -107,16 +108,19 @@ def document_context(shown_name: str, parsed: ParsedFile) -> DocumentContext:
 
 
 def name_words(shown_name: str) -> str:
-    """A file name as words: `3M_2018_10K.pdf` -> `3M 2018 10K`.
+    """A file name as words, letters and digits apart as search queries split them (a query
+    for "Q2 FY2024" looks for "q2", "2024" and "fy2024" alike).
 
     >>> name_words("mail.msg › Q3-report_final.pdf")
-    'mail › Q3 report final'
+    'mail › Q 3 report final'
+    >>> name_words("BESTBUY_2024Q2_10Q.pdf")
+    'BESTBUY 2024 Q 2 10 Q'
     """
     parts = [PurePath(part.strip()) for part in shown_name.split("›")]
     words = [
         " ".join(w for w in _FILE_WORDS.split(p.stem if p.suffix else p.name) if w) for p in parts
     ]
-    return " › ".join(w for w in words if w)
+    return _LETTER_DIGIT.sub(" ", " › ".join(w for w in words if w))
 
 
 def _lead_text(elements: list[Element]) -> str:
@@ -151,13 +155,20 @@ def _entity(lead: str) -> str | None:
     match = _REGISTRANT.search(lead)
     if not match:
         return None
-    before = lead[max(0, match.start() - 300) : match.start()]
+    # Cover pages are forms: "BEST ________ BUY CO., INC." is a name across a fill-in line.
+    before = re.sub(r"_{2,}", " ", lead[max(0, match.start() - 300) : match.start()])
+    after = re.sub(r"_{2,}", " ", lead[match.end() : match.end() + 200])
     names = [m.group(0) for m in _COMPANY.finditer(before)]
     if not names:
-        names = [m.group(0) for m in _COMPANY.finditer(lead[match.end() : match.end() + 200])][:1]
+        names = [m.group(0) for m in _COMPANY.finditer(after)][:1]
     if not names:
         return None
-    name = " ".join(names[-1].replace("_", " ").split()).strip(" ,")
+    words = " ".join(names[-1].split()).strip(" ,").split()
+    if words[-1].isupper():
+        # An upper-case name does not start with the address before it ("Penn Avenue South").
+        while len(words) > 2 and not words[0].isupper():
+            words = words[1:]
+    name = " ".join(words)
     return name if any(ch.isalpha() for ch in name) else None
 
 

@@ -155,7 +155,7 @@ def page_elements(
             elif isinstance(item, Table):
                 text = render(item)
                 if text:
-                    elements.append(Element(text, "Table", page_number, section, item.caption))
+                    elements.append(Element(text, "Table", page_number, section, item.lead()))
             else:
                 elements.append(Element(item, "NarrativeText", page_number, section))
     return elements

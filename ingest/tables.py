@@ -2,11 +2,17 @@
 
 Flattened tables lose their meaning: `Total net sales $ 63,355 $ 19,604 82,959` says nothing of
 which quarter or year each figure belongs to, and neither a search nor a language model can
-recover it. Every row is written out as one line instead,
+recover it. Every row is written out as one line instead. Where the column headers are short,
+each value carries its header:
 
-    Total net sales — Three Months Ended June 25, 2022: 82,959; June 26, 2021: 81,434
+    Total net sales — 2022: 82,959; 2021: 81,434
 
-so each chunk cut from a table, however it is split, still says what its numbers are.
+Where they are long ("Three Months Ended June 25, 2022" over four columns), repeating them on
+every value would fill a chunk with headers and leave room for two rows; the rows are then
+Markdown rows under a header row that leads every chunk cut from the table:
+
+    | (Millions) | Three Months Ended June 25, 2022 | Three Months Ended June 26, 2021 | ...
+    | Total net sales | 82,959 | 81,434 | ...
 """
 
 from __future__ import annotations
@@ -72,11 +78,28 @@ class Table:
     rows: tuple[TableRow, ...]
     label_header: str = ""
 
+    @property
+    def compact(self) -> bool:
+        """Whether rows are Markdown rows under a header row (long headers), rather than
+        values each beside its header (short ones)."""
+        return sum(len(h) for h in self.headers) > _SHORT_HEADERS and len(self.headers) > 1
+
+    def lead(self) -> str | None:
+        """What leads every chunk of the table: its caption, and the header row if compact."""
+        if not self.compact:
+            return self.caption
+        header_row = "| " + " | ".join([self.label_header, *self.headers]) + " |"
+        return f"{self.caption}\n{header_row}" if self.caption else header_row
+
     def row_lines(self) -> list[str]:
         """Each row as one line of text (see the module docstring)."""
         return [line for row in self.rows if (line := self._row_line(row))]
 
     def _row_line(self, row: TableRow) -> str:
+        if self.compact:
+            if not any(row.values):
+                return row.label
+            return "| " + " | ".join([row.label, *row.values]) + " |"
         pairs = []
         for header, value in zip(self.headers, row.values, strict=False):
             if value:
@@ -89,12 +112,21 @@ class Table:
         return f"{label} — {'; '.join(pairs)}" if label else "; ".join(pairs)
 
 
+# Column headers longer than this, all together, make a table compact (see Table.compact).
+_SHORT_HEADERS = 40
+
+
 def render(table: Table) -> str:
-    """The table's rows as lines of text (the caption travels separately, as the lead).
+    r"""The table's rows as lines of text (caption and header row travel as its lead).
 
     >>> t = Table("Income", ("2018", "2017"), (TableRow("Net sales", ("5,363", "4,869")),))
     >>> render(t)
     'Net sales — 2018: 5,363; 2017: 4,869'
+    >>> wide = Table(None, ("Three Months Ended June 25, 2022", "Six Months Ended June 25, 2022"),
+    ...              (TableRow("Net sales", ("82,959", "304,182")),))
+    >>> print(wide.lead(), render(wide), sep="\n")
+    |  | Three Months Ended June 25, 2022 | Six Months Ended June 25, 2022 |
+    | Net sales | 82,959 | 304,182 |
     """
     return "\n".join(table.row_lines())
 

@@ -37,4 +37,4 @@ def read_delimited(
         if not text.strip():
             raise EmptyDocument("no text found")
         return ParsedFile([Element(text, "NarrativeText", None, None)])
-    return ParsedFile([Element(render(table), "Table", None, None, table.caption)])
+    return ParsedFile([Element(render(table), "Table", None, None, table.lead())])

@@ -26,7 +26,7 @@ def read_ods(path: Path, tables: bool = True) -> ParsedFile:
         ]
         table = table_from_grid(grid, str(name)) if tables else None
         if table is not None and (text := render(table)):
-            elements.append(Element(text, "Table", number, str(name), table.caption))
+            elements.append(Element(text, "Table", number, str(name), table.lead()))
         elif not tables and (text := "\n".join(" ".join(c for c in r if c) for r in grid)):
             elements.append(Element(text.strip(), "Table", number, str(name)))
     if not elements:

@@ -43,7 +43,7 @@ def to_elements(
             table = table_from_grid(grid_from_html(html), caption) if html else None
             rows = render(table) if table is not None else ""
             if table is not None and rows:
-                elements.append(Element(rows, "Table", page, section, table.caption))
+                elements.append(Element(rows, "Table", page, section, table.lead()))
                 continue
         if not text:
             continue
