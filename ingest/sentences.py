@@ -16,15 +16,25 @@ import numpy as np
 from ingest.embed import Embedder
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+# A single line break ends a table row or a caption (paragraphs are apart by a blank line).
+_LINE = re.compile(r"(?<!\n)\n(?!\n)")
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of `text`, in order, stripped; blank pieces are dropped.
+    r"""The sentences of `text`, in order, stripped; blank pieces are dropped. Each row of a
+    table (a line of its own) counts as a sentence.
 
     >>> split_sentences("Mice were fed. 12 of them died! Was it (the) diet? e.g. no")
     ['Mice were fed.', '12 of them died!', 'Was it (the) diet? e.g. no']
+    >>> split_sentences("Sales (Millions)\nNet sales — 2018: 5,363\nCosts — 2018: 4,869")
+    ['Sales (Millions)', 'Net sales — 2018: 5,363', 'Costs — 2018: 4,869']
     """
-    return [piece.strip() for piece in _BOUNDARY.split(text) if piece.strip()]
+    return [
+        piece.strip()
+        for line in _LINE.split(text)
+        for piece in _BOUNDARY.split(line)
+        if piece.strip()
+    ]
 
 
 def own_sentences(text: str) -> list[str]:
