@@ -1,23 +1,20 @@
-"""Page lines -> titles, paragraphs and tables, from the words' positions on the page.
+"""Tables on a page: lines whose figures stand in aligned columns, with their headers.
 
-PDF text layers and OCR both give words with boxes and nothing else. This module reads the
-page as a person would: running headers and footers repeated on most pages are dropped; lines
-whose figures stand in aligned columns form tables, with the lines above them that sit over
-those columns as column headers and the short lines above those as the caption; larger or bold
-short lines are section titles; the rest are paragraphs. It needs no model, so it runs
-offline and fast (a 160-page 10-K in well under a second, after text extraction).
+Lines are split into cells at gaps wider than a space; a line ending in figure cells is a data
+row; two or more data rows, with label-only lines (group headings, wrapped labels) between
+them, form a table. The lines right above it that stand over its figure columns are its column
+headers (a header centred over several columns heads each of them), short lines above those
+its caption, a unit note at the left ("(Millions)") its unit.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingest.elements import Element
+from ingest.layout.lines import Line
 from ingest.tables import (
     Table,
     TableRow,
@@ -25,43 +22,7 @@ from ingest.tables import (
     is_figure,
     is_unit_note,
     is_year,
-    render,
 )
-
-
-@dataclass(frozen=True)
-class Word:
-    """A word (or, from OCR, a phrase) and its box, in points from the page's top left."""
-
-    text: str
-    x0: float
-    x1: float
-    top: float
-    bottom: float
-    size: float
-    bold: bool = False
-
-
-class Line:
-    """Words on one baseline, left to right (a PDF's reading order within the line)."""
-
-    def __init__(self, words: Sequence[Word]) -> None:
-        self.words = tuple(words)
-        self.text = " ".join(w.text for w in self.words)
-        self.x0 = min(w.x0 for w in self.words)
-        self.x1 = max(w.x1 for w in self.words)
-        self.top = min(w.top for w in self.words)
-        self.bottom = max(w.bottom for w in self.words)
-        self.size = statistics.median(w.size for w in self.words)
-        self.bold = all(w.bold for w in self.words)
-
-    @property
-    def height(self) -> float:
-        """The line's height for spacing rules: its font size (glyph boxes are tighter)."""
-        return max(self.size, self.bottom - self.top, 1.0)
-
-    def __repr__(self) -> str:
-        return f"Line({self.text!r})"
 
 
 @dataclass
@@ -88,122 +49,6 @@ class _Row:
     @property
     def is_data(self) -> bool:
         return bool(self.values)
-
-
-def join_lines(lines: list[Line]) -> list[Line]:
-    """Merge lines that sit on the same baseline and do not overlap: a table row whose
-    figures the PDF draws after its label, or a label whose figures sit a little lower.
-
-    Only short pieces (figures, or up to four words) join a line found earlier, so the two
-    columns of a two-column page are not woven together. A line that then stands above the
-    line before it (a header drawn cell by cell) is moved up.
-    """
-    out: list[Line] = []
-    for line in lines:
-        target = _same_baseline(out, line) if _joinable(line) else None
-        if target is None:
-            out.append(line)
-        else:
-            out[target] = Line(sorted([*out[target].words, *line.words], key=lambda w: w.x0))
-    for index in range(1, len(out)):
-        cursor = index
-        while cursor > 0 and _above(out[cursor], out[cursor - 1]):
-            out[cursor - 1], out[cursor] = out[cursor], out[cursor - 1]
-            cursor -= 1
-    return out
-
-
-def _joinable(line: Line) -> bool:
-    return len(line.words) <= 4 or all(is_figure(w.text) for w in line.words)
-
-
-def _centre(line: Line) -> float:
-    return (line.top + line.bottom) / 2
-
-
-def _same_baseline(out: list[Line], line: Line) -> int | None:
-    """The index of a recent line on the same baseline that `line` does not overlap."""
-    for index in range(len(out) - 1, max(len(out) - 40, 0) - 1, -1):
-        earlier = out[index]
-        if abs(_centre(earlier) - _centre(line)) > 0.35 * min(earlier.size, line.size):
-            continue
-        if line.x0 >= earlier.x1 - 1 or line.x1 <= earlier.x0 + 1:
-            return index
-    return None
-
-
-def _above(line: Line, previous: Line) -> bool:
-    """Whether `line` stands wholly above `previous` in the same column of the page."""
-    return line.bottom < previous.top and line.x0 < previous.x1 and line.x1 > previous.x0
-
-
-def page_elements(
-    pages: Sequence[Sequence[Line]], first_page: int = 1, tables: bool = True
-) -> list[Element]:
-    """Elements of a whole document, given each page's lines in reading order; with `tables`
-    off, lines of figures are left as paragraphs."""
-    pages = drop_running_lines(pages)
-    body = _body_size(pages)
-    elements: list[Element] = []
-    section: str | None = None
-    for offset, lines in enumerate(pages):
-        page_number = first_page + offset
-        for item in _page_items(list(lines), body, tables):
-            if isinstance(item, _Title):
-                section = item.text
-                elements.append(Element(item.text, "Title", page_number, section))
-            elif isinstance(item, Table):
-                text = render(item)
-                if text:
-                    elements.append(Element(text, "Table", page_number, section, item.lead()))
-            else:
-                elements.append(Element(item, "NarrativeText", page_number, section))
-    return elements
-
-
-@dataclass(frozen=True)
-class _Title:
-    text: str
-
-
-def drop_running_lines(pages: Sequence[Sequence[Line]]) -> list[list[Line]]:
-    """Remove running headers and footers: lines among the first or last three of a page
-    whose text (digits aside, so page numbers match) recurs on at least 30% of pages."""
-    if len(pages) < 4:
-        return [list(lines) for lines in pages]
-    counts: Counter[str] = Counter()
-    for lines in pages:
-        counts.update({_running_key(line) for line in _edges(lines)})
-    threshold = max(3, int(0.3 * len(pages)))
-    running = {key for key, count in counts.items() if count >= threshold and key}
-    out = []
-    for lines in pages:
-        edge_ids = {id(line) for line in _edges(lines)}
-        out.append(
-            [
-                line
-                for line in lines
-                if id(line) not in edge_ids or _running_key(line) not in running
-            ]
-        )
-    return out
-
-
-def _edges(lines: Sequence[Line]) -> list[Line]:
-    return [*lines[:3], *lines[3:][-3:]]
-
-
-def _running_key(line: Line) -> str:
-    return re.sub(r"\d+", "#", " ".join(line.text.lower().split()))
-
-
-def _body_size(pages: Sequence[Sequence[Line]]) -> float:
-    sizes: Counter[float] = Counter()
-    for lines in pages:
-        for line in lines:
-            for word in line.words:
-                sizes[round(word.size * 2) / 2] += len(word.text)
-    return sizes.most_common(1)[0][0] if sizes else 10.0
 
 
 def _split_cells(line: Line) -> list[_Cell]:
@@ -266,40 +111,31 @@ def _row(line: Line) -> _Row:
     return _Row(line, cells, label, values)
 
 
-def _page_items(lines: list[Line], body: float, find_tables: bool) -> list[_Title | Table | str]:
-    """The page as a list of titles, paragraphs (str) and tables, in reading order."""
+def find_tables(
+    lines: list[Line], is_title: Callable[[Line], bool]
+) -> tuple[dict[int, Table], list[bool]]:
+    """The tables on a page, by the index of their first line, and which lines they took.
+
+    `is_title` tells a section title, which is never taken as a table's caption.
+    """
     rows = [_row(line) for line in lines]
     used = [False] * len(lines)
     tables: dict[int, Table] = {}
-    index = 0 if find_tables else len(rows)
+    index = 0
     while index < len(rows):
         block = _table_block(rows, index)
         if block is None:
             index += 1
             continue
         start, end = block
-        found = _build_table(rows, start, end, used, body)
+        found = _build_table(rows, start, end, used, is_title)
         if found is not None:
             first, table = found
             tables[first] = table
             for i in range(first, end):
                 used[i] = True
         index = end
-    items: list[_Title | Table | str] = []
-    paragraph: list[Line] = []
-    for i, line in enumerate(lines):
-        if i in tables:
-            items.extend(_flush(paragraph, body))
-            paragraph = []
-            items.append(tables[i])
-        if used[i]:
-            continue
-        if paragraph and _breaks_paragraph(paragraph[-1], line, body):
-            items.extend(_flush(paragraph, body))
-            paragraph = []
-        paragraph.append(line)
-    items.extend(_flush(paragraph, body))
-    return items
+    return tables, used
 
 
 def _table_block(rows: list[_Row], start: int) -> tuple[int, int] | None:
@@ -332,7 +168,7 @@ def _table_block(rows: list[_Row], start: int) -> tuple[int, int] | None:
 
 
 def _build_table(
-    rows: list[_Row], start: int, end: int, used: list[bool], body_size: float
+    rows: list[_Row], start: int, end: int, used: list[bool], is_title: Callable[[Line], bool]
 ) -> tuple[int, Table] | None:
     """The table of rows [start, end), with its headers and caption found above it.
 
@@ -383,7 +219,7 @@ def _build_table(
             candidate.is_data
             or len(candidate.line.words) > 14
             or candidate.line.text.endswith(".")
-            or _is_title(candidate.line, body_size)
+            or is_title(candidate.line)
         ):
             break  # a title stays a title: it names the section the table is in
         caption_lines.insert(0, candidate.line.text)
@@ -496,43 +332,3 @@ def _best_column(cell: _Cell, columns: list[tuple[float, float]]) -> int:
         return -overlap if overlap > 0 else abs((x0 + x1) / 2 - (cell.x0 + cell.x1) / 2)
 
     return min(range(len(columns)), key=distance)
-
-
-def _is_title(line: Line, body: float) -> bool:
-    text = line.text
-    words = text.split()
-    if not 1 <= len(words) <= 14 or not any(ch.isalpha() for ch in text):
-        return False
-    if text[-1] in ".,;" or text.count(",") > 2:
-        return False
-    return line.size >= body * 1.15 or (line.bold and line.size >= body * 0.95)
-
-
-def _breaks_paragraph(previous: Line, line: Line, body: float) -> bool:
-    gap = line.top - previous.bottom
-    if gap > 0.7 * max(previous.height, line.height) or gap < -2 * previous.height:
-        return True
-    if abs(line.size - previous.size) > 1.0:
-        return True
-    return _is_title(previous, body) != _is_title(line, body)
-
-
-def _flush(lines: list[Line], body: float) -> list[_Title | Table | str]:
-    if not lines:
-        return []
-    text = _join_text(lines)
-    if all(_is_title(line, body) for line in lines) and len(text.split()) <= 20:
-        return [_Title(text)]
-    return [text]
-
-
-def _join_text(lines: list[Line]) -> str:
-    """Lines joined into running text; a word hyphenated across a line break is rejoined."""
-    text = ""
-    for line in lines:
-        piece = line.text
-        if text.endswith("-") and len(text) > 1 and text[-2].isalpha() and piece[:1].islower():
-            text = text[:-1] + piece
-        else:
-            text = f"{text} {piece}" if text else piece
-    return text
