@@ -5,10 +5,10 @@ The flow, with memory bounded however large the corpus:
     paths -> plan (hash; skip unchanged) -> parse+chunk in worker processes (bounded in flight)
           -> embedding buffer (length-sorted batches) -> one SQLite transaction per document
 
-Each document is committed on its own, so a failure or a kill loses only documents in flight. A
-file that cannot be ingested is reported with its reason and the run goes on; so is a file
-whose parser crashed or overran the time limit in its worker (`ingest.workers`). Attachments
-found in a file (a mail's) are committed as documents of their own, after it.
+Each document is committed on its own (`rag.committer`), so a failure or a kill loses only
+documents in flight. A file that cannot be ingested is reported with its reason and the run goes
+on; so is a file whose parser crashed or overran the time limit in its worker
+(`ingest.workers`).
 """
 
 from __future__ import annotations
@@ -17,58 +17,22 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from index.store import NewChunk, NewDocument
-from ingest.chunk import Chunk
 from ingest.discover import iter_files
 from ingest.elements import ParseOptions
 from ingest.embed import Embedder
 from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
-from ingest.prepare import (
-    ATTACHMENT_SEPARATOR,
-    DocumentTask,
-    PreparedDocument,
-    PreparedPart,
-    prepare,
-)
-from ingest.sentences import sentence_vectors
+from ingest.prepare import DocumentTask, PreparedDocument, prepare
 from ingest.workers import TaskFailure, WorkerPool
 from rag.collection import Collection
+from rag.committer import Committer, NoProgress, Progress, document_id_for
 from rag.errors import InvalidRequest
 from rag.types import FileOutcome, FileStatus, IngestReport
-
-# Save the FAISS index at least this often during a long run, so a crash costs a short rebuild.
-_FLUSH_SECONDS = 60.0
-
-
-class Progress(Protocol):
-    """What a long ingest reports as it goes (the CLI draws a bar or prints lines)."""
-
-    def start(self, total: int) -> None: ...
-
-    def file_parsed(self, path: str, chunks: int) -> None:
-        """A file is parsed and chunked; its chunks wait for the embedder."""
-        ...
-
-    def file_done(self, outcome: FileOutcome) -> None: ...
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def file_parsed(self, path: str, chunks: int) -> None:
-        pass
-
-    def file_done(self, outcome: FileOutcome) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -89,162 +53,12 @@ class IngestOptions:
 _MIN_FILES_FOR_WORKERS = 8
 
 
-def document_id_for(path: str) -> str:
-    """Stable id from a document's path (a file's absolute path, or `record:<id>`).
-
-    Re-ingesting the same file or record replaces its document.
-    """
-    return hashlib.sha256(path.encode()).hexdigest()[:16]
-
-
 def content_hash(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-class _Committer:
-    """Collects prepared documents and embeds them in large batches, then commits each one.
-
-    sentence-transformers sorts each `encode` call by length, so one call over thousands of
-    chunks pads far less than one call per document (padding is the main CPU cost).
-    """
-
-    def __init__(
-        self,
-        collection: Collection,
-        embedder: Embedder,
-        options: IngestOptions,
-        report: list[FileOutcome],
-        progress: Progress,
-    ) -> None:
-        self._collection = collection
-        self._embedder = embedder
-        self._batch_chunks = options.embed_batch_chunks
-        self._sentence_vectors = options.sentence_vectors
-        self._report = report
-        self._progress = progress
-        self._pending: list[PreparedDocument] = []
-        self._pending_chunks = 0
-        self._last_flush = time.monotonic()
-
-    def outcome(self, outcome: FileOutcome) -> None:
-        self._report.append(outcome)
-        self._progress.file_done(outcome)
-
-    def add(self, prepared: PreparedDocument) -> None:
-        if prepared.error is not None:
-            self.outcome(FileOutcome(prepared.task.path, FileStatus.FAILED, prepared.error))
-            return
-        self._progress.file_parsed(prepared.task.path, len(prepared.chunks))
-        self._pending.append(prepared)
-        self._pending_chunks += len(prepared.chunks)
-        if self._pending_chunks >= self._batch_chunks:
-            self.drain()
-
-    def drain(self) -> None:
-        if not self._pending:
-            return
-        parts = [(doc, part) for doc in self._pending for part in _parts(doc)]
-        chunks = [chunk for _, (_, part) in parts for chunk in part.chunks]
-        texts = [chunk.text for chunk in chunks]
-        searched = [
-            f"{part.context}\n{chunk.text}" if part.context else chunk.text
-            for _, (_, part) in parts
-            for chunk in part.chunks
-        ]
-        vectors = self._embedder.embed(searched)
-        sentences: Sequence[np.ndarray | None] = (
-            sentence_vectors(self._embedder, texts, vectors)
-            if self._sentence_vectors
-            else [None] * len(texts)
-        )
-        offset = 0
-        for doc, (document, part) in parts:
-            rows = []
-            for chunk in part.chunks:
-                rows.append(_new_chunk(chunk, vectors[offset], sentences[offset], part.context))
-                offset += 1
-            self._collection.write_document(document, rows)
-            if document.id == doc.task.document_id:
-                self._remove_stale_attachments(doc)
-                note = "; ".join(doc.notes) or None
-                self.outcome(
-                    FileOutcome(
-                        doc.task.path,
-                        FileStatus.INGESTED,
-                        note,
-                        doc.task.document_id,
-                        len(rows),
-                        ocr_pages=doc.ocr_pages,
-                        ocr_seconds=round(doc.ocr_seconds, 3),
-                        attachments=len(doc.attachments),
-                    )
-                )
-        self._pending, self._pending_chunks = [], 0
-        if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
-            self._collection.flush()
-            self._last_flush = time.monotonic()
-
-    def _remove_stale_attachments(self, doc: PreparedDocument) -> None:
-        """Attachments a new version of the file no longer has."""
-        kept = {_attachment_id(doc, a.name) for a in doc.attachments}
-        for old in self._collection.attachments_of(doc.task.document_id):
-            if old.id not in kept:
-                self._collection.delete_document(old.id)
-
-
-def _parts(doc: PreparedDocument) -> list[tuple[NewDocument, PreparedPart]]:
-    """The documents a prepared file becomes: itself, then each attachment."""
-    task = doc.task
-    main = NewDocument(
-        task.document_id,
-        task.path,
-        task.file_type,
-        task.content_hash,
-        task.size_bytes,
-        {**doc.found, **task.metadata},
-    )
-    out = [(main, PreparedPart(doc.chunks, doc.context, doc.found))]
-    folder = str(Path(task.path).parent)
-    for attachment in doc.attachments:
-        path = f"{folder}/{attachment.name}" if task.file_type != "record" else attachment.name
-        size = sum(len(c.text) for c in attachment.part.chunks)
-        metadata = {**attachment.part.found, "attached_to": task.document_id}
-        document = NewDocument(
-            _attachment_id(doc, attachment.name),
-            path,
-            attachment.file_type or "attachment",
-            task.content_hash,
-            size,
-            metadata,
-        )
-        out.append((document, attachment.part))
-    # The file's own document is written last: until it is, a crash leaves it not ingested,
-    # and the next run does the whole file (attachments included) again.
-    return [*out[1:], out[0]]
-
-
-def _attachment_id(doc: PreparedDocument, name: str) -> str:
-    return document_id_for(f"{doc.task.path}{ATTACHMENT_SEPARATOR}{name}")
-
-
-def _new_chunk(
-    chunk: Chunk, vector: np.ndarray, sentences: np.ndarray | None, context: str | None
-) -> NewChunk:
-    return NewChunk(
-        chunk.ordinal,
-        chunk.text,
-        chunk.page,
-        chunk.section,
-        chunk.element_types,
-        chunk.token_count,
-        vector,
-        sentences,
-        context,
-    )
 
 
 def ingest_paths(
@@ -255,11 +69,18 @@ def ingest_paths(
     progress: Progress | None = None,
 ) -> IngestReport:
     started = time.monotonic()
-    tracker = progress or _NoProgress()
+    tracker = progress or NoProgress()
     candidates = list(_candidates(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
-    committer = _Committer(collection, embedder, options, outcomes, tracker)
+    committer = Committer(
+        collection,
+        embedder,
+        outcomes,
+        tracker,
+        options.embed_batch_chunks,
+        options.sentence_vectors,
+    )
     workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
     parse = ParseOptions(
         ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
@@ -284,10 +105,17 @@ def ingest_records(
 ) -> IngestReport:
     """Ingest `{"id", "text", "metadata"}` JSON lines; `records` yields (line number, line)."""
     started = time.monotonic()
-    tracker = progress or _NoProgress()
+    tracker = progress or NoProgress()
     tracker.start(0)
     outcomes: list[FileOutcome] = []
-    committer = _Committer(collection, embedder, options, outcomes, tracker)
+    committer = Committer(
+        collection,
+        embedder,
+        outcomes,
+        tracker,
+        options.embed_batch_chunks,
+        options.sentence_vectors,
+    )
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
         _plan_record(collection, number, line, limits, embedder.name) for number, line in records
@@ -310,7 +138,7 @@ def _failed(task: DocumentTask, failure: TaskFailure) -> PreparedDocument:
 
 def _run(
     planned: Iterator[DocumentTask | FileOutcome],
-    committer: _Committer,
+    committer: Committer,
     workers: int,
     timeout_s: float,
 ) -> None:
@@ -436,7 +264,7 @@ def _plan_record(
     )
 
 
-def _prune(collection: Collection, roots: list[Path], committer: _Committer) -> None:
+def _prune(collection: Collection, roots: list[Path], committer: Committer) -> None:
     """Delete documents under the given paths whose files no longer exist."""
     for document in collection.documents():
         if document.file_type == "record" or "attached_to" in document.metadata:

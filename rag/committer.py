@@ -1,0 +1,199 @@
+"""Commit prepared documents: embed them in large length-sorted batches, write each one.
+
+sentence-transformers sorts each `encode` call by length, so one call over thousands of chunks
+pads far less than one call per document (padding is the main CPU cost). Each document is then
+written in its own SQLite transaction; a file's attachments are written as documents of their
+own, before the file itself, so that until the file is written, the next run redoes it whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from index.store import NewChunk, NewDocument
+from ingest.chunk import Chunk
+from ingest.embed import Embedder
+from ingest.prepare import ATTACHMENT_SEPARATOR, PreparedDocument, PreparedPart
+from ingest.sentences import sentence_vectors
+from rag.collection import Collection
+from rag.types import FileOutcome, FileStatus
+
+# Save the FAISS index at least this often during a long run, so a crash costs a short rebuild.
+_FLUSH_SECONDS = 60.0
+
+
+class Progress(Protocol):
+    """What a long ingest reports as it goes (the CLI draws a bar or prints lines)."""
+
+    def start(self, total: int) -> None: ...
+
+    def file_parsed(self, path: str, chunks: int) -> None:
+        """A file is parsed and chunked; its chunks wait for the embedder."""
+        ...
+
+    def file_done(self, outcome: FileOutcome) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def file_parsed(self, path: str, chunks: int) -> None:
+        pass
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        pass
+
+
+def document_id_for(path: str) -> str:
+    """Stable id from a document's path (a file's absolute path, or `record:<id>`).
+
+    Re-ingesting the same file or record replaces its document.
+    """
+    return hashlib.sha256(path.encode()).hexdigest()[:16]
+
+
+class Committer:
+    """Collects prepared documents, embeds them `batch_chunks` chunks at a time, then commits
+    each one and reports its outcome."""
+
+    def __init__(
+        self,
+        collection: Collection,
+        embedder: Embedder,
+        report: list[FileOutcome],
+        progress: Progress,
+        batch_chunks: int,
+        sentence_vectors: bool,
+    ) -> None:
+        self._collection = collection
+        self._embedder = embedder
+        self._batch_chunks = batch_chunks
+        self._sentence_vectors = sentence_vectors
+        self._report = report
+        self._progress = progress
+        self._pending: list[PreparedDocument] = []
+        self._pending_chunks = 0
+        self._last_flush = time.monotonic()
+
+    def outcome(self, outcome: FileOutcome) -> None:
+        self._report.append(outcome)
+        self._progress.file_done(outcome)
+
+    def add(self, prepared: PreparedDocument) -> None:
+        if prepared.error is not None:
+            self.outcome(FileOutcome(prepared.task.path, FileStatus.FAILED, prepared.error))
+            return
+        self._progress.file_parsed(prepared.task.path, len(prepared.chunks))
+        self._pending.append(prepared)
+        self._pending_chunks += len(prepared.chunks)
+        if self._pending_chunks >= self._batch_chunks:
+            self.drain()
+
+    def drain(self) -> None:
+        if not self._pending:
+            return
+        parts = [(doc, part) for doc in self._pending for part in _parts(doc)]
+        chunks = [chunk for _, (_, part) in parts for chunk in part.chunks]
+        texts = [chunk.text for chunk in chunks]
+        searched = [
+            f"{part.context}\n{chunk.text}" if part.context else chunk.text
+            for _, (_, part) in parts
+            for chunk in part.chunks
+        ]
+        vectors = self._embedder.embed(searched)
+        sentences: Sequence[np.ndarray | None] = (
+            sentence_vectors(self._embedder, texts, vectors)
+            if self._sentence_vectors
+            else [None] * len(texts)
+        )
+        offset = 0
+        for doc, (document, part) in parts:
+            rows = []
+            for chunk in part.chunks:
+                rows.append(_new_chunk(chunk, vectors[offset], sentences[offset], part.context))
+                offset += 1
+            self._collection.write_document(document, rows)
+            if document.id == doc.task.document_id:
+                self._remove_stale_attachments(doc)
+                note = "; ".join(doc.notes) or None
+                self.outcome(
+                    FileOutcome(
+                        doc.task.path,
+                        FileStatus.INGESTED,
+                        note,
+                        doc.task.document_id,
+                        len(rows),
+                        ocr_pages=doc.ocr_pages,
+                        ocr_seconds=round(doc.ocr_seconds, 3),
+                        attachments=len(doc.attachments),
+                    )
+                )
+        self._pending, self._pending_chunks = [], 0
+        if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
+            self._collection.flush()
+            self._last_flush = time.monotonic()
+
+    def _remove_stale_attachments(self, doc: PreparedDocument) -> None:
+        """Attachments a new version of the file no longer has."""
+        kept = {_attachment_id(doc, a.name) for a in doc.attachments}
+        for old in self._collection.attachments_of(doc.task.document_id):
+            if old.id not in kept:
+                self._collection.delete_document(old.id)
+
+
+def _parts(doc: PreparedDocument) -> list[tuple[NewDocument, PreparedPart]]:
+    """The documents a prepared file becomes: itself, then each attachment."""
+    task = doc.task
+    main = NewDocument(
+        task.document_id,
+        task.path,
+        task.file_type,
+        task.content_hash,
+        task.size_bytes,
+        {**doc.found, **task.metadata},
+    )
+    out = [(main, PreparedPart(doc.chunks, doc.context, doc.found))]
+    folder = str(Path(task.path).parent)
+    for attachment in doc.attachments:
+        path = f"{folder}/{attachment.name}" if task.file_type != "record" else attachment.name
+        size = sum(len(c.text) for c in attachment.part.chunks)
+        metadata = {**attachment.part.found, "attached_to": task.document_id}
+        document = NewDocument(
+            _attachment_id(doc, attachment.name),
+            path,
+            attachment.file_type or "attachment",
+            task.content_hash,
+            size,
+            metadata,
+        )
+        out.append((document, attachment.part))
+    # The file's own document is written last: until it is, a crash leaves it not ingested,
+    # and the next run does the whole file (attachments included) again.
+    return [*out[1:], out[0]]
+
+
+def _attachment_id(doc: PreparedDocument, name: str) -> str:
+    return document_id_for(f"{doc.task.path}{ATTACHMENT_SEPARATOR}{name}")
+
+
+def _new_chunk(
+    chunk: Chunk, vector: np.ndarray, sentences: np.ndarray | None, context: str | None
+) -> NewChunk:
+    return NewChunk(
+        chunk.ordinal,
+        chunk.text,
+        chunk.page,
+        chunk.section,
+        chunk.element_types,
+        chunk.token_count,
+        vector,
+        sentences,
+        context,
+    )
