@@ -16,25 +16,26 @@ import numpy as np
 from ingest.embed import Embedder
 
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
-# A single line break ends a table row or a caption (paragraphs are apart by a blank line).
+# In a chunk holding table rows (ingest/tables.py writes them "label — header: value" or as
+# Markdown rows), a single line break ends a row, the caption or the header row. Elsewhere a
+# single line break is only a wrapped line.
 _LINE = re.compile(r"(?<!\n)\n(?!\n)")
+_TABLE_ROW = re.compile(r"^(\|.*\||.+ — .+: .+)$", re.MULTILINE)
 
 
 def split_sentences(text: str) -> list[str]:
     r"""The sentences of `text`, in order, stripped; blank pieces are dropped. Each row of a
-    table (a line of its own) counts as a sentence.
+    table (a line of its own) counts as a sentence; a line break in prose does not end one.
 
     >>> split_sentences("Mice were fed. 12 of them died! Was it (the) diet? e.g. no")
     ['Mice were fed.', '12 of them died!', 'Was it (the) diet? e.g. no']
     >>> split_sentences("Sales (Millions)\nNet sales — 2018: 5,363\nCosts — 2018: 4,869")
     ['Sales (Millions)', 'Net sales — 2018: 5,363', 'Costs — 2018: 4,869']
+    >>> split_sentences("A line that wraps\nhere. And ends.")
+    ['A line that wraps\nhere.', 'And ends.']
     """
-    return [
-        piece.strip()
-        for line in _LINE.split(text)
-        for piece in _BOUNDARY.split(line)
-        if piece.strip()
-    ]
+    lines = _LINE.split(text) if _TABLE_ROW.search(text) else [text]
+    return [piece.strip() for line in lines for piece in _BOUNDARY.split(line) if piece.strip()]
 
 
 def own_sentences(text: str) -> list[str]:
