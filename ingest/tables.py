@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 # A cell that holds a figure: 1,577  (1,577)  $ 5,363  -12.5%  —  n/a
+# ...or a marker standing in a figure's place: "—" (none), "n/a", "nm", "#" (">100%").
 _FIGURE = re.compile(
-    r"^[(\[]?[-–—+]?[$€£¥]?\s?[-–—]?\(?\d[\d,.]*\)?\s?%?[)\]]?\*?$|^[-–—]{1,3}$|^n/?a$|^nm$",
+    r"^[(\[]?[-–—+]?[$€£¥]?\s?[-–—]?\(?\d[\d,.]*\)?\s?%?[)\]]?\*?$|^[-–—]{1,3}$|^n/?[am]$|^nm$"
+    r"|^#$",
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")

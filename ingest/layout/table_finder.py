@@ -62,12 +62,9 @@ def _split_cells(line: Line) -> list[_Cell]:
         gap = word.x0 - cells[-1].x1 if cells else 0.0
         close = bool(cells) and gap < gap_limit
         # "(45) $ 14,692": two figures further apart than a space belong to two columns.
-        two_figures = (
-            is_figure(word.text)
-            and (is_figure(previous) or previous == "%")
-            and gap >= 0.45 * word.size
-        )
-        if close and not two_figures and not (word.text in _CURRENCY and is_figure(previous)):
+        after_figure = is_figure(previous) or previous == "%"
+        two_figures = is_figure(word.text) and after_figure and gap >= 0.45 * word.size
+        if close and not two_figures and not (word.text in _CURRENCY and after_figure):
             cells[-1].text += " " + word.text
             cells[-1].x1 = max(cells[-1].x1, word.x1)
         else:
@@ -244,7 +241,17 @@ def _is_header_line(row: _Row, label_right: float) -> bool:
         return False
     if any(c.x0 < label_right - 2 for c in right) and len(row.cells) == 1:
         return False  # one wide piece of text running across the columns: prose
+    if any(_is_amount(c) for c in right):
+        return False  # headers name columns; a line with amounts in it is a row
     return len(left) <= 1 and len(row.line.words) <= 24
+
+
+def _is_amount(cell: _Cell) -> bool:
+    """A cell of figures that are not years: "2,182", "(1.4) %"; not "%", "#" or "2022"."""
+    tokens = cell.text.split()
+    return cell.figure and any(
+        any(ch.isdigit() for ch in token) and not is_year(token) for token in tokens
+    )
 
 
 def _headers(
@@ -260,7 +267,7 @@ def _headers(
     unit: list[str] = []
     centres = [(x0 + x1) / 2 for x0, x1 in columns]
     gaps = [b - a for a, b in itertools.pairwise(centres)]
-    reach = 1.3 * statistics.median(gaps) if gaps else float("inf")
+    reach = statistics.median(gaps) if gaps else float("inf")
     for row in header_rows:
         cells = []
         for cell in row.cells:
