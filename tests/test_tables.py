@@ -117,6 +117,30 @@ def test_docx_and_xlsx_tables_keep_headers(tmp_path: Path) -> None:
     assert "Region: South — Q1: 7; Q2: 9" in table_text(tmp_path / "regions.xlsx").splitlines()
 
 
+def test_pptx_table_keeps_headers_on_its_slide(tmp_path: Path) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Intro"
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    slide.shapes.title.text = "Fleet"
+    shape = slide.shapes.add_table(3, 3, Inches(1), Inches(2), Inches(6), Inches(2))
+    for r, values in enumerate(
+        [
+            ["Vessel", "Built", "Tonnage"],
+            ["Nordlys", "1994", "11,200"],
+            ["Polarlys", "1996", "11,341"],
+        ]
+    ):
+        for c, value in enumerate(values):
+            shape.table.cell(r, c).text = value
+    deck.save(str(tmp_path / "fleet.pptx"))
+    table = next(e for e in parse_file(tmp_path / "fleet.pptx").elements if e.category == "Table")
+    assert table.page == 2
+    assert "Vessel: Polarlys — Built: 1996; Tonnage: 11,341" in table.text.splitlines()
+
+
 def test_csv_with_ragged_rows_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("name,role\nAnn,skipper\nOla,cook,extra\nKari,mate\n")
