@@ -73,14 +73,7 @@ def ingest_paths(
     candidates = list(_candidates(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
-    committer = Committer(
-        collection,
-        embedder,
-        outcomes,
-        tracker,
-        options.embed_batch_chunks,
-        options.sentence_vectors,
-    )
+    committer = _committer(collection, embedder, outcomes, tracker, options)
     workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
     parse = ParseOptions(
         ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
@@ -96,6 +89,23 @@ def ingest_paths(
     return IngestReport(collection.name, outcomes, time.monotonic() - started)
 
 
+def _committer(
+    collection: Collection,
+    embedder: Embedder,
+    outcomes: list[FileOutcome],
+    tracker: Progress,
+    options: IngestOptions,
+) -> Committer:
+    return Committer(
+        collection,
+        embedder,
+        outcomes,
+        tracker,
+        options.embed_batch_chunks,
+        options.sentence_vectors,
+    )
+
+
 def ingest_records(
     collection: Collection,
     embedder: Embedder,
@@ -108,14 +118,7 @@ def ingest_records(
     tracker = progress or NoProgress()
     tracker.start(0)
     outcomes: list[FileOutcome] = []
-    committer = Committer(
-        collection,
-        embedder,
-        outcomes,
-        tracker,
-        options.embed_batch_chunks,
-        options.sentence_vectors,
-    )
+    committer = _committer(collection, embedder, outcomes, tracker, options)
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
         _plan_record(collection, number, line, limits, embedder.name) for number, line in records
