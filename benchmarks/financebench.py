@@ -92,7 +92,7 @@ def main() -> None:
         report = rag.ingest([args.dataset / "pdfs"], collection=args.collection)
         result["ingest_s"] = round(time.perf_counter() - started, 1)
         counts = report.to_dict()
-        for key in ("ingested", "unchanged", "failed"):
+        for key in ("ingested", "unchanged", "failed", "ocr_pages"):
             result[key] = counts[key]
         result["chunks"] = sum(doc.chunks for doc in rag.documents(args.collection))
         figures, rows = score(rag, questions, args.collection, args.k)
