@@ -131,11 +131,8 @@ def _split_table(element: Element, count_tokens: TokenCounter, max_tokens: int) 
     >>> _split_table(table, words, 10)
     ['Sales\na — 2022: 1\nb — 2022: 2', 'Sales\nc — 2022: 3']
     """
-    lead = element.lead or ""
+    lead = _fit_lead(element.lead or "", count_tokens, max_tokens // 3)
     lead_tokens = count_tokens(lead) + 1 if lead else 0
-    if lead_tokens > max_tokens // 3:  # a caption too long to repeat is cut to its start
-        lead = " ".join(lead.split()[: max(1, max_tokens // 6)])
-        lead_tokens = count_tokens(lead) + 1
     room = max_tokens - lead_tokens
     rows: list[str] = []
     for row in element.text.split("\n"):
@@ -145,6 +142,31 @@ def _split_table(element: Element, count_tokens: TokenCounter, max_tokens: int) 
             rows.extend(_split_words(row, count_tokens, room))
     packed = _pack(rows, count_tokens, room, sep="\n")
     return [f"{lead}\n{part}" if lead else part for part in packed]
+
+
+def _fit_lead(lead: str, count_tokens: TokenCounter, budget: int) -> str:
+    r"""A table's lead cut to `budget` tokens. A header row ("| | 2023 | 2022 |") names the
+    columns of every row below it, so the caption above it gives way first.
+
+    >>> words = lambda text: len(text.split())
+    >>> _fit_lead("Statements of income of the company\n| | 2023 | 2022 |", words, 9)
+    'Statements of\n| | 2023 | 2022 |'
+    >>> _fit_lead("A caption much longer than the budget allows", words, 4)
+    'A caption much longer'
+    """
+    if not lead or count_tokens(lead) <= budget:
+        return lead
+    caption, _, header_row = lead.rpartition("\n")
+    if header_row.startswith("|") and count_tokens(header_row) < budget:
+        room = budget - count_tokens(header_row) - 1
+        words = caption.split()
+        while words and count_tokens(" ".join(words)) > room:
+            words.pop()
+        return f"{' '.join(words)}\n{header_row}" if words else header_row
+    words = lead.split()
+    while len(words) > 1 and count_tokens(" ".join(words)) > budget:
+        words.pop()
+    return " ".join(words)
 
 
 def _split_text(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[str]:

@@ -49,3 +49,29 @@ def test_chunks_break_at_pages_and_sections(embedder: SentenceTransformerEmbedde
         ("Holidays\n\nMore about holidays.", 2, "Holidays"),
     ]
     assert chunks[0].element_types == ("Title", "NarrativeText")
+
+
+def test_a_long_table_keeps_its_header_row_when_its_caption_is_cut(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    # A 10-Q income statement: a long caption over four long column headers. Every part of the
+    # split table must name all four columns, even where the caption has to give way.
+    caption = (
+        "PFIZER INC. AND SUBSIDIARY COMPANIES — CONDENSED CONSOLIDATED STATEMENTS OF INCOME — "
+        "(UNAUDITED) (MILLIONS, EXCEPT PER SHARE DATA)"
+    )
+    header_row = (
+        "| | Three Months Ended July 2, 2023 | Three Months Ended July 3, 2022 | "
+        "Six Months Ended July 2, 2023 | Six Months Ended July 3, 2022 |"
+    )
+    rows = "\n".join(
+        f"| Expense line {n} | {n},101 | {n},202 | {n},303 | {n},404 |" for n in range(40)
+    )
+    table = Element(rows, "Table", 4, None, lead=f"{caption}\n{header_row}")
+    chunks = chunk_elements([table], embedder.count_tokens, max_tokens=150)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert embedder.count_tokens(chunk.text) <= 150
+        assert header_row in chunk.text.split("\n")
+        assert chunk.text.startswith("PFIZER")
+    assert sum(c.text.count("| Expense line") for c in chunks) == 40
