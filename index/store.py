@@ -74,20 +74,22 @@ DROP TABLE IF EXISTS chunks_fts;
 """
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
+# A year fused to letters: "FY2018", "2024Q2" (not "p53", "CD4" or "H3K27me3", where splitting
+# letters from digits cost SciFact train nDCG@10 0.0028).
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def _terms(query: str) -> list[str]:
-    """The query's words, lower-cased, each word of letters and digits also in its parts:
-    "FY2018" matches "FY2018" and "2018", "Q2'23" matches "Q2" and "2", "10-K" matches "10 K".
+    """The query's words, lower-cased; a word with a year fused to letters also in its parts:
+    "FY2018" matches "FY2018" and "2018", "2024Q2" matches "2024" and "Q2".
 
-    >>> _terms("Apple FY2018 10-Q")
-    ['apple', 'fy2018', 'fy', '2018', '10', 'q']
+    >>> _terms("Apple FY2018 10-Q p53")
+    ['apple', 'fy2018', 'fy', '2018', '10', 'q', 'p53']
     """
     terms: list[str] = []
     for word in _WORD.findall(query.lower()):
         terms.append(word)
-        parts = _LETTERS_DIGITS.findall(word)
+        parts = [part for part in _YEAR.split(word) if part]
         if len(parts) > 1:
             terms.extend(parts)
     return terms

@@ -44,7 +44,9 @@ _COMPANY = re.compile(
     rf"(?:,?\s+(?:Inc|INC|Ltd|LTD|LLC)\b\.?)?"
 )
 _FILE_WORDS = re.compile(r"[_\-.\s]+")
-_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+# Where a file name's words split: after a number ("10Q" -> "10 Q", as the query "10-Q" is
+# searched; "3M" stays), before a year ("FY2018" -> "FY 2018", as the query "FY2018" is).
+_NAME_SPLIT = re.compile(r"(?<=\d\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=(?:19|20)\d\d(?!\d))")
 _JUNK_TITLE = re.compile(r"^[\W\d_]+$|^\d{6,}")
 
 
@@ -61,9 +63,9 @@ class DocumentContext:
     def line(self) -> str:
         """The parts that add something, de-duplicated, short enough to lead any chunk.
 
-        >>> DocumentContext("3 M 2018 10 K", "Form 10-K", "3M COMPANY", "fiscal year ended "
+        >>> DocumentContext("3M 2018 10 K", "Form 10-K", "3M COMPANY", "fiscal year ended "
         ...     "December 31, 2018", date(2018, 12, 31)).line()
-        '3 M 2018 10 K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018)'
+        '3M 2018 10 K | 3M COMPANY | fiscal year ended December 31, 2018 (FY2018)'
         >>> DocumentContext("minutes 2023", "Board meeting, 4 May").line()
         'minutes 2023 | Board meeting, 4 May'
         """
@@ -108,19 +110,21 @@ def document_context(shown_name: str, parsed: ParsedFile) -> DocumentContext:
 
 
 def name_words(shown_name: str) -> str:
-    """A file name as words, letters and digits apart as search queries split them (a query
-    for "Q2 FY2024" looks for "q2", "2024" and "fy2024" alike).
+    """A file name as words, split where search queries split them: a query for "Q2 FY2024
+    10-Q" looks for "q2", "fy2024", "2024", "10" and "q".
 
     >>> name_words("mail.msg › Q3-report_final.pdf")
-    'mail › Q 3 report final'
+    'mail › Q3 report final'
     >>> name_words("BESTBUY_2024Q2_10Q.pdf")
-    'BESTBUY 2024 Q 2 10 Q'
+    'BESTBUY 2024 Q2 10 Q'
+    >>> name_words("3M_FY2018_10K.pdf")
+    '3M FY 2018 10 K'
     """
     parts = [PurePath(part.strip()) for part in shown_name.split("›")]
     words = [
         " ".join(w for w in _FILE_WORDS.split(p.stem if p.suffix else p.name) if w) for p in parts
     ]
-    return _LETTER_DIGIT.sub(" ", " › ".join(w for w in words if w))
+    return _NAME_SPLIT.sub(" ", " › ".join(w for w in words if w))
 
 
 def _lead_text(elements: list[Element]) -> str:
