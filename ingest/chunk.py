@@ -157,14 +157,18 @@ def _fit_lead(lead: str, count_tokens: TokenCounter, budget: int) -> str:
     if not lead or count_tokens(lead) <= budget:
         return lead
     caption, _, header_row = lead.rpartition("\n")
-    if header_row.startswith("|") and count_tokens(header_row) < budget:
-        room = budget - count_tokens(header_row) - 1
-        words = caption.split()
-        while words and count_tokens(" ".join(words)) > room:
-            words.pop()
-        return f"{' '.join(words)}\n{header_row}" if words else header_row
-    words = lead.split()
-    while len(words) > 1 and count_tokens(" ".join(words)) > budget:
+    header_tokens = count_tokens(header_row)
+    if header_row.startswith("|") and header_tokens < budget:
+        caption = _first_words(caption, count_tokens, budget - header_tokens - 1)
+        return f"{caption}\n{header_row}" if caption else header_row
+    return _first_words(lead, count_tokens, budget) or lead.split(maxsplit=1)[0]
+
+
+def _first_words(text: str, count_tokens: TokenCounter, budget: int) -> str:
+    """The longest run of `text`'s first words within `budget` tokens ("" if not one fits).
+    A word is at least one token, so no more than `budget` words are ever counted."""
+    words = text.split()[: max(budget, 0)]
+    while words and count_tokens(" ".join(words)) > budget:
         words.pop()
     return " ".join(words)
 
