@@ -468,6 +468,16 @@ class ChunkStore:
                     best[int(chunk_id)] = float((sentences @ query).max())
         return best
 
+    def sentence_embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored sentence vectors of the given chunks (one row per sentence, in order)."""
+        out: dict[int, np.ndarray] = {}
+        for rows in self._chunk_rows(
+            "id, sentence_embeddings, length(embedding)", ids, "AND sentence_embeddings IS NOT NULL"
+        ):
+            for chunk_id, blob, width in rows:
+                out[int(chunk_id)] = np.frombuffer(blob, dtype=np.float32).reshape(-1, width // 4)
+        return out
+
     def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(ids, vectors) of the given chunks, a batch at a time."""
         for rows in self._chunk_rows("id, embedding", ids, "ORDER BY id"):

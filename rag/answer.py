@@ -5,16 +5,25 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from ingest.embed import Embedder
 from rag.budget import FittedPrompt
+from rag.evidence import Candidate, EvidencePolicy, EvidenceResult, SentenceVectors, select
+from rag.evidence import candidates as evidence_candidates
+from rag.grounding import UnsupportedPolicy, apply_policy, check_claims
 from rag.llm import Generator, SamplingOptions
-from rag.types import Answer, Passage, Source
+from rag.output_markup import ANSWER_STOPS, strip_markup
+from rag.rag_prompt import passage_label
+from rag.types import Answer, Claim, Passage, Source, Verdict
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+# "[Passage 2]", "[source 2]", "[2-4]": written by models, normalised to "[2]", "[2, 3, 4]".
+_NAMED_CITATION = re.compile(r"\[(?:passage|source|document|doc)\s*(\d+)\]", re.IGNORECASE)
+_RANGE_CITATION = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
 
-# Small models tend to carry on by echoing the prompt's own structure; these markers can never
-# be part of a real answer, so generation stops there.
-PROMPT_STOPS = ("<passage", "\nQuestion:")
+PROMPT_STOPS = ANSWER_STOPS
 
 
 def relevant_passages(
@@ -46,6 +55,8 @@ def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
     ('Paris [1]. Also [2] and.', {1, 2})
     """
     cited: set[int] = set()
+    answer = _NAMED_CITATION.sub(r"[\1]", answer)
+    answer = _RANGE_CITATION.sub(_expand_range, answer)
 
     def keep_valid(match: re.Match[str]) -> str:
         numbers = [int(n) for n in match.group(1).split(",")]
@@ -56,6 +67,47 @@ def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
     cleaned = _CITATION.sub(keep_valid, answer)
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
     return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), cited
+
+
+def _expand_range(match: re.Match[str]) -> str:
+    low, high = int(match.group(1)), int(match.group(2))
+    numbers = range(low, high + 1) if 0 < high - low < 20 else (low, high)
+    return f"[{', '.join(str(n) for n in numbers)}]"
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """What checking an answer needs: the question, the embedder, the stored sentence vectors,
+    and what to do with unsupported sentences. `claims=False` quotes evidence only."""
+
+    question: str
+    embedder: Embedder
+    not_found: str
+    stored: SentenceVectors | None = None
+    policy: EvidencePolicy = field(default_factory=EvidencePolicy)
+    unsupported: UnsupportedPolicy = "flag"
+    claims: bool = True
+
+    def evidence(self, passages: Sequence[Passage]) -> tuple[list[Candidate], EvidenceResult]:
+        found = evidence_candidates(passages, self.embedder, self.stored)
+        vector = self.embedder.embed([self.question])[0]
+        return found, select(vector, self.question, found, self.policy)
+
+
+def extractive_answer(evidence: EvidenceResult, not_found: str) -> str:
+    """The evidence itself as the answer, each quote with its `[n]`; or `not_found` when the
+    question names something no passage holds.
+
+    >>> from rag.types import Evidence
+    >>> quotes = [Evidence(1, "Net sales — 2022: 82,959", "q.pdf", 3)]
+    >>> extractive_answer(EvidenceResult(quotes, 0.9, []), "Not found.")
+    'Net sales — 2022: 82,959 [1]'
+    >>> extractive_answer(EvidenceResult(quotes, 0.9, ["1875"]), "Not found.")
+    'Not found.'
+    """
+    if not evidence.answerable:
+        return not_found
+    return "\n\n".join(f"{quote.text} [{quote.n}]" for quote in evidence.quotes)
 
 
 class AnswerStream:
@@ -72,12 +124,17 @@ class AnswerStream:
         format_name: str,
         prompt: FittedPrompt | None = None,
         count_tokens: Callable[[str], int] | None = None,
+        check: AnswerCheck | None = None,
+        prepared: tuple[list[Candidate], EvidenceResult] | None = None,
     ) -> None:
         self.passages = passages
         self._source = pieces
         self._format_name = format_name
         self.prompt = prompt
         self._count_tokens = count_tokens
+        self._check = check
+        self._prepared = prepared
+        self._check_ms = 0.0
         self._pieces: list[str] = []
         self._started: float | None = None
         self._first_piece: float | None = None
@@ -85,7 +142,11 @@ class AnswerStream:
 
     @classmethod
     def generate(
-        cls, generator: Generator, prompt: FittedPrompt, options: SamplingOptions
+        cls,
+        generator: Generator,
+        prompt: FittedPrompt,
+        options: SamplingOptions,
+        check: AnswerCheck | None = None,
     ) -> AnswerStream:
         return cls(
             prompt.passages,
@@ -93,7 +154,18 @@ class AnswerStream:
             generator.format_name,
             prompt,
             generator.count_tokens,
+            check,
         )
+
+    @classmethod
+    def extractive(cls, passages: list[Passage], check: AnswerCheck) -> AnswerStream:
+        """The answer quoted from the passages (no LLM): the evidence is chosen up front."""
+        started = time.perf_counter()
+        found, evidence = check.evidence(passages)
+        text = extractive_answer(evidence, check.not_found)
+        stream = cls(passages, iter([text]), "extractive", check=check, prepared=(found, evidence))
+        stream._check_ms = (time.perf_counter() - started) * 1000
+        return stream
 
     @classmethod
     def not_found(cls, text: str) -> AnswerStream:
@@ -138,12 +210,19 @@ class AnswerStream:
         for _ in self:
             pass
         raw = "".join(self._pieces)
-        text, cited = extract_citations(raw, len(self.passages))
+        text, cited = extract_citations(strip_markup(raw), len(self.passages))
+        checked = self._checked(text)
+        if checked is not None:
+            text = checked["answer"]
+            cited = {int(n) for g in _CITATION.findall(text) for n in g.split(",")}
         sources = [
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
+        extra = checked or {}
+        extra.pop("answer", None)
+        check_timing = {"check_ms": round(self._check_ms, 2)} if checked is not None else {}
         if self.prompt is None:
-            return Answer(text, sources, self._format_name)
+            return Answer(text, sources, self._format_name, timings=check_timing, **extra)
         completion = self._count_tokens(raw) if self._count_tokens and raw else 0
         usage = {"prompt_tokens": self.prompt.prompt_tokens, "completion_tokens": completion}
         return Answer(
@@ -152,5 +231,38 @@ class AnswerStream:
             prompt_format=self._format_name,
             usage=usage,
             context=self.prompt.report(),
-            timings=self._timings(completion),
+            timings={**self._timings(completion), **check_timing},
+            **extra,
         )
+
+    def _checked(self, text: str) -> dict[str, Any] | None:
+        """Evidence, claims, the grounding verdict and the answer as shown (flagged or cut)."""
+        check = self._check
+        if check is None or not self.passages:
+            return None
+        started = time.perf_counter()
+        found, evidence = self._prepared or check.evidence(self.passages)
+        mode = "extractive" if self._prepared is not None else "generative"
+        if mode == "extractive":
+            claims = [
+                Claim(q.text, Verdict.SUPPORTED, q.n, q.text)
+                for q in evidence.quotes
+                if evidence.answerable
+            ]
+            shown = apply_policy(text, claims, check.unsupported, check.not_found)
+        elif check.claims:
+            labels = [passage_label(p) for p in self.passages]
+            claims = check_claims(text, check.question, found, check.embedder, labels)
+            shown = apply_policy(text, claims, check.unsupported, check.not_found)
+        else:
+            claims = []
+            shown = None
+        self._check_ms += (time.perf_counter() - started) * 1000
+        result: dict[str, Any] = {
+            "answer": shown.text if shown is not None else text,
+            "evidence": evidence.quotes,
+            "claims": claims,
+            "answer_mode": mode,
+            "grounding": shown.grounding if shown is not None else "unchecked",
+        }
+        return result

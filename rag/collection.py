@@ -371,6 +371,10 @@ class Collection:
     def count_chunks_without_sentences(self) -> int:
         return self._store.count_without_sentences()
 
+    def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored sentence vectors of the given chunks (see ingest/sentences.py)."""
+        return self._store.sentence_embeddings(ids)
+
     def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk's best-matching sentence."""
         return self._store.sentence_similarities(vector, ids)

@@ -147,6 +147,23 @@ class Settings(BaseSettings):
         description="Upper limit on the LLM context window; the model's own limit wins if smaller.",
     )
     max_answer_tokens: int = Field(default=256, ge=1, description="Longest generated answer.")
+    answer_mode: Literal["auto", "generative", "extractive"] = Field(
+        default="auto",
+        description="Who writes the answer: the LLM ('generative'), or quotes of the passage "
+        "sentences that best answer ('extractive': no LLM call). 'auto': extractive for local "
+        "models under 1 GB (too small to read tables or long passages), generative otherwise.",
+    )
+    check_answers: bool = Field(
+        default=True,
+        description="Check every sentence of a generated answer against the passages: figures "
+        "and names no passage holds make it unsupported.",
+    )
+    unsupported_claims: Literal["flag", "remove"] = Field(
+        default="flag",
+        description="What becomes of an unsupported sentence: 'flag' marks it in the answer "
+        "('[unsupported: 2.67%]'), 'remove' drops it. An answer with no supported sentence "
+        "says that the documents do not answer.",
+    )
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     repeat_penalty: float = Field(

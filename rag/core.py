@@ -11,16 +11,17 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from index.filters import SearchFilter
 from index.store import DocumentRecord
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import PROMPT_STOPS, AnswerStream, relevant_passages
+from rag.answer import PROMPT_STOPS, AnswerCheck, AnswerStream, relevant_passages
 from rag.budget import fit_prompt
 from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
-from rag.generators import make_generator
+from rag.generators import make_generator, resolve_answer_mode
 from rag.ingestion import (
     IngestOptions,
     Progress,
@@ -361,12 +362,14 @@ class RAG:
         where: SearchFilter | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        mode: Literal["generative", "extractive"] | None = None,
     ) -> AnswerStream:
-        """Retrieve, then generate; iterate for text pieces, then call `.result()`.
+        """Retrieve, then answer; iterate for text pieces, then call `.result()`.
 
         When no passage clears the relevance cut-off (RAG_MIN_SIMILARITY), the answer says so
-        and the LLM is not called. `max_tokens` and `temperature` override the settings for
-        this question.
+        and the LLM is not called. In extractive mode the answer quotes the passage sentences
+        that best answer, and no LLM is called either. `max_tokens`, `temperature` and `mode`
+        override the settings for this question.
         """
         question = check_query(question)
         s = self.settings
@@ -376,6 +379,16 @@ class RAG:
         if not passages:
             return AnswerStream.not_found(template.not_found)
         passages = self._widened(passages, collection)
+        check = AnswerCheck(
+            question=question,
+            embedder=self.embedder,
+            not_found=template.not_found,
+            stored=self.collection(collection).sentence_vectors,
+            unsupported=s.unsupported_claims,
+            claims=s.check_answers,
+        )
+        if (mode or self.answer_mode) == "extractive":
+            return AnswerStream.extractive(passages, check)
         answer_tokens = max_tokens or s.max_answer_tokens
         prompt = fit_prompt(self.generator, template, question, passages, answer_tokens)
         options = SamplingOptions(
@@ -386,7 +399,12 @@ class RAG:
             seed=s.seed,
             stop=PROMPT_STOPS,
         )
-        return AnswerStream.generate(self.generator, prompt, options)
+        return AnswerStream.generate(self.generator, prompt, options, check)
+
+    @property
+    def answer_mode(self) -> Literal["generative", "extractive"]:
+        """How questions are answered (RAG_ANSWER_MODE; "auto" decided by the model's size)."""
+        return resolve_answer_mode(self.settings)
 
     def ask(
         self,
@@ -395,9 +413,11 @@ class RAG:
         collection: str | None = None,
         *,
         where: SearchFilter | None = None,
+        mode: Literal["generative", "extractive"] | None = None,
     ) -> Answer:
-        """Answer from the documents, with numbered sources that `[n]` markers point at."""
-        return self.stream(question, k, collection, where=where).result()
+        """Answer from the documents, with numbered sources that `[n]` markers point at, the
+        quoted evidence, and each sentence's check against the passages."""
+        return self.stream(question, k, collection, where=where, mode=mode).result()
 
 
 def _document_info(d: DocumentRecord) -> DocumentInfo:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from rag.config import Settings
 from rag.errors import InvalidRequest
 from rag.format_files import load_format_registry
@@ -49,3 +52,26 @@ def make_generator(settings: Settings) -> Generator:
         formats=formats,
         allow_pickle=s.allow_pickle,
     )
+
+
+# A local model file (or folder of weights) smaller than this answers extractively in "auto"
+# mode: SmolLM2-135M (94 MB) put the reference figure in 1 of 20 FinanceBench answers.
+SMALL_MODEL_BYTES = 1_000_000_000
+
+
+def resolve_answer_mode(settings: Settings) -> Literal["generative", "extractive"]:
+    """The answer mode to use: the configured one, or for "auto" by the model's size (a model
+    server, or a hub id whose size is unknown here, answers generatively)."""
+    if settings.answer_mode != "auto":
+        return settings.answer_mode
+    if settings.llm_backend == "openai":
+        return "generative"
+    model = Path(settings.llm_model or default_llm_model()).expanduser()
+    if model.is_file():
+        size = model.stat().st_size
+    elif model.is_dir():
+        weights = {".safetensors", ".gguf", ".bin"}
+        size = sum(p.stat().st_size for p in model.rglob("*") if p.suffix in weights)
+    else:
+        return "generative"
+    return "extractive" if size < SMALL_MODEL_BYTES else "generative"

@@ -26,6 +26,7 @@ from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from rag.errors import InvalidRequest
+from rag.output_markup import strip_markup
 from rag.prompts import Message
 from rag.types import Passage
 
@@ -58,7 +59,7 @@ class RagPrompt:
                 "passage",
                 n=n,
                 source=passage_label(p),
-                text=p.text,
+                text=strip_markup(p.text),
                 path=p.path,
                 page=p.page,
                 section=p.section,

@@ -50,7 +50,53 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A passage sentence, or a table row under its header row, quoted verbatim as the part of
+    passage `[n]` that best answers the question."""
+
+    n: int
+    text: str
+    path: str
+    page: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Verdict(StrEnum):
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"
+    NO_CLAIM = "no_claim"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the answer and whether the passages back it: `evidence` is the passage
+    sentence closest to it (in passage `n`); `unsupported` lists the figures and names in it
+    that no passage holds."""
+
+    text: str
+    verdict: Verdict
+    n: int | None = None
+    evidence: str | None = None
+    unsupported: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "verdict": str(self.verdict),
+            "n": self.n,
+            "evidence": self.evidence,
+            "unsupported": list(self.unsupported),
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
+    """`answer_mode` says what wrote `answer`: "generative" (the LLM), "extractive" (quotes of
+    the evidence) or "none" (nothing relevant was found). `grounding` sums up the claims:
+    "supported", "partly_supported", "unsupported" or "not_found"."""
+
     answer: str
     sources: list[Source]
     prompt_format: str
@@ -59,10 +105,18 @@ class Answer:
     context: dict[str, Any] = field(default_factory=dict)
     # first_token_ms, total_ms, tokens_per_second of the generation (empty without one).
     timings: dict[str, float] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    answer_mode: str = "none"
+    grounding: str = "not_found"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
+            "answer_mode": self.answer_mode,
+            "grounding": self.grounding,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "claims": [c.to_dict() for c in self.claims],
             "sources": [s.to_dict() for s in self.sources],
             "prompt_format": self.prompt_format,
             "usage": dict(self.usage),
