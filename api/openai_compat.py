@@ -38,11 +38,12 @@ from api.openai_schemas import (
     ModelsResponse,
     Usage,
 )
-from api.schemas import SourceOut
+from api.schemas import ClaimOut, EvidenceOut, SourceOut
 from api.services import Services
 from api.streaming import EventStream, pieces_in_threads
 from rag.answer import AnswerStream
 from rag.errors import InvalidRequest
+from rag.grounding import unsupported_notice
 from rag.types import Answer
 
 DEFAULT_MODEL = "rag"
@@ -92,6 +93,10 @@ class OpenAIController(Controller):
             choices=[ChatChoice(0, AssistantMessage(answer.answer))],
             usage=msgspec.convert(_usage(answer), Usage),
             sources=msgspec.convert([s.to_dict() for s in answer.sources], list[SourceOut]),
+            answer_mode=answer.answer_mode,
+            grounding=answer.grounding,
+            evidence=msgspec.convert([e.to_dict() for e in answer.evidence], list[EvidenceOut]),
+            claims=msgspec.convert([c.to_dict() for c in answer.claims], list[ClaimOut]),
         )
 
     @post("/embeddings", sync_to_thread=True, status_code=200)
@@ -146,8 +151,15 @@ async def _chunks(
             yield ServerSentEventMessage(data=json.dumps(chunk))
     answer = await anyio.to_thread.run_sync(stream.result)
     services.metrics.record_answer(answer)
+    notice = unsupported_notice(answer.claims, answer.grounding, answer.answer)
+    if notice is not None:
+        # The streamed text was written before the check; what it found is added, not hidden.
+        chunk = _chunk(completion_id, model, {"content": f"\n\n{notice}"}, None)
+        yield ServerSentEventMessage(data=json.dumps(chunk))
     last = _chunk(completion_id, model, {}, "stop")
     last["usage"] = _usage(answer)
-    last["sources"] = [s.to_dict() for s in answer.sources]
+    checked = answer.to_dict()
+    for key in ("sources", "answer_mode", "grounding", "evidence", "claims"):
+        last[key] = checked[key]
     yield ServerSentEventMessage(data=json.dumps(last))
     yield ServerSentEventMessage(data="[DONE]")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from api.schemas import SourceOut
+from api.schemas import ClaimOut, EvidenceOut, SourceOut
 
 
 class ContentPart(msgspec.Struct):
@@ -95,4 +95,9 @@ class ChatCompletion(msgspec.Struct):
     choices: list[ChatChoice]
     usage: Usage
     sources: list[SourceOut]
+    # The checked answer's extras, as in /v1/ask: who answered, the verdict, quotes, claims.
+    answer_mode: str
+    grounding: str
+    evidence: list[EvidenceOut]
+    claims: list[ClaimOut]
     object: str = "chat.completion"

@@ -51,7 +51,7 @@ class QueryController(Controller):
         # Retrieval and prompt fitting happen before the first byte, so their errors are
         # ordinary JSON error responses even when streaming.
         stream = await anyio.to_thread.run_sync(
-            partial(rag.stream, data.question, data.k, collection, where=where)
+            partial(rag.stream, data.question, data.k, collection, where=where, mode=data.mode)
         )
         if data.stream:
             metrics = services.metrics

@@ -42,6 +42,8 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     collection: str | None = None
     filter: FilterIn | None = None
     stream: bool = False
+    # Who writes the answer for this question; default: the server's RAG_ANSWER_MODE.
+    mode: Literal["generative", "extractive"] | None = None
 
 
 class PassageOut(msgspec.Struct):
@@ -82,13 +84,40 @@ class ContextOut(msgspec.Struct):
     dropped: list[DroppedPassage]
 
 
+class EvidenceOut(msgspec.Struct):
+    """A passage sentence (or table row under its header row) quoted verbatim."""
+
+    n: int
+    text: str
+    path: str
+    page: int | None
+
+
+class ClaimOut(msgspec.Struct):
+    """One sentence of the answer: `supported` by passage `n`'s sentence `evidence`, or
+    `unsupported` (`unsupported` lists its figures and names no passage holds), or `no_claim`."""
+
+    text: str
+    verdict: Literal["supported", "unsupported", "no_claim"]
+    n: int | None
+    evidence: str | None
+    unsupported: list[str]
+
+
 class AskResponse(msgspec.Struct):
+    """`answer_mode`: "generative", "extractive", or "none" (nothing relevant found);
+    `grounding`: "supported", "partly_supported", "unsupported", "not_found" or "unchecked"."""
+
     answer: str
     sources: list[SourceOut]
     prompt_format: str
     usage: dict[str, int]
     context: ContextOut | None
     timings: dict[str, float]
+    answer_mode: str
+    grounding: str
+    evidence: list[EvidenceOut]
+    claims: list[ClaimOut]
 
 
 class JobFileOut(msgspec.Struct):

@@ -28,6 +28,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,9 +105,7 @@ def squad2(rag: RAG, mode: Mode, rows: list[dict[str, Any]]) -> Iterator[tuple[s
         for index, row in zip(indexes[half], part, strict=True):
             where = SearchFilter(path_glob=f"record:p{index}")
             answer, seconds = _timed(
-                lambda row=row, where=where: rag.ask(
-                    row["question"], collection=collection, where=where, mode=mode
-                )
+                partial(rag.ask, row["question"], collection=collection, where=where, mode=mode)
             )
             answered.append((answer, seconds, row["question"]))
             said_nothing = _says_not_found(answer, not_found)
@@ -135,7 +134,7 @@ def financebench(
     with_figure = hits = retrieved = hits_retrieved = 0
     for question in questions:
         answer, seconds = _timed(
-            lambda q=question: rag.ask(q["question"], collection=collection, mode=mode)
+            partial(rag.ask, question["question"], collection=collection, mode=mode)
         )
         answered.append((answer, seconds, question["question"]))
         reference = [f for f in figures(question["answer"]) if not 1900 <= f.value <= 2100]

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import click
 
@@ -386,29 +386,64 @@ def _print_sources(answer: Answer) -> None:
         click.echo(f" {mark}[{source.n}] {_where(source.passage)}")
 
 
+def _print_check(answer: Answer, streamed: str) -> None:
+    """Evidence quoted, then what the check found: never leave an unsupported figure unmarked
+    on screen, since the streamed text was printed before the check ran."""
+    if answer.answer.strip() != streamed.strip():
+        click.echo()
+        click.secho("After checking against your documents:", bold=True)
+        click.echo(answer.answer)
+    if answer.evidence:
+        click.echo()
+        click.secho("Evidence:", bold=True)
+        for quote in answer.evidence:
+            where = f"{Path(quote.path).name}" + (f", page {quote.page}" if quote.page else "")
+            click.echo(f" [{quote.n}] {quote.text}  ({where})")
+    flagged = [c for c in answer.claims if c.verdict == "unsupported"]
+    if flagged:
+        click.echo()
+        click.secho("Not supported by the passages:", fg="red", bold=True)
+        for claim in flagged:
+            what = f" ({', '.join(claim.unsupported)} in no passage)" if claim.unsupported else ""
+            click.secho(f" ✗ {claim.text}{what}", fg="red")
+
+
 @cli.command()
 @click.argument("question")
 @k_option
 @collection_option
+@click.option(
+    "--mode",
+    type=click.Choice(["generative", "extractive"]),
+    help="Who answers: the LLM, or quotes of the passages (default: RAG_ANSWER_MODE).",
+)
 @json_option
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str, k: int | None, collection: str | None, as_json: bool
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    collection: str | None,
+    mode: str | None,
+    as_json: bool,
 ) -> None:
-    """Answer QUESTION from your documents, citing them like [1]."""
+    """Answer QUESTION from your documents, citing them like [1], with the evidence quoted and
+    every sentence checked against the passages."""
     with user_errors():
-        stream = _open(ctx).stream(question, k, collection)
+        chosen = cast(Literal["generative", "extractive"] | None, mode)
+        stream = _open(ctx).stream(question, k, collection, mode=chosen)
         if as_json:
             _emit_json(stream.result().to_dict())
             return
-        printed = False
+        pieces: list[str] = []
         for piece in stream:
             click.echo(piece, nl=False)
-            printed = printed or bool(piece.strip())
-        if not printed:
+            pieces.append(piece)
+        if not "".join(pieces).strip():
             click.echo("(the model gave no answer; try rephrasing, or a larger model)", nl=False)
         click.echo()
         answer = stream.result()
+        _print_check(answer, "".join(pieces))
         _print_sources(answer)
         dropped = len((answer.context or {}).get("dropped", []))
         if dropped:

@@ -404,7 +404,8 @@ class RAG:
     @property
     def answer_mode(self) -> Literal["generative", "extractive"]:
         """How questions are answered (RAG_ANSWER_MODE; "auto" decided by the model's size)."""
-        return resolve_answer_mode(self.settings)
+        given = self._generator.name if self._generator is not None else None
+        return resolve_answer_mode(self.settings, given)
 
     def ask(
         self,

@@ -179,7 +179,7 @@ def select(
     total = sum(weights.values()) or 1.0
     similarity = np.stack([c.vector for c in found]) @ np.asarray(question_vector, np.float32)
     scores = [
-        float(sim) + policy.lexical_weight * _overlap(c.text, weights, total)
+        float(sim) + policy.lexical_weight * _overlap(c.quote, weights, total)
         for sim, c in zip(similarity, found, strict=True)
     ]
     order = sorted(range(len(found)), key=lambda i: -scores[i])

@@ -59,19 +59,22 @@ def make_generator(settings: Settings) -> Generator:
 SMALL_MODEL_BYTES = 1_000_000_000
 
 
-def resolve_answer_mode(settings: Settings) -> Literal["generative", "extractive"]:
-    """The answer mode to use: the configured one, or for "auto" by the model's size (a model
-    server, or a hub id whose size is unknown here, answers generatively)."""
+def resolve_answer_mode(
+    settings: Settings, model: str | None = None
+) -> Literal["generative", "extractive"]:
+    """The answer mode to use: the configured one, or for "auto" by the size of `model` (the
+    LLM's file or folder; default: the configured one). A model server, or a hub id whose size
+    is unknown here, answers generatively."""
     if settings.answer_mode != "auto":
         return settings.answer_mode
-    if settings.llm_backend == "openai":
+    if settings.llm_backend == "openai" and model is None:
         return "generative"
-    model = Path(settings.llm_model or default_llm_model()).expanduser()
-    if model.is_file():
-        size = model.stat().st_size
-    elif model.is_dir():
+    path = Path(model or settings.llm_model or default_llm_model()).expanduser()
+    if path.is_file():
+        size = path.stat().st_size
+    elif path.is_dir():
         weights = {".safetensors", ".gguf", ".bin"}
-        size = sum(p.stat().st_size for p in model.rglob("*") if p.suffix in weights)
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.suffix in weights)
     else:
         return "generative"
     return "extractive" if size < SMALL_MODEL_BYTES else "generative"

@@ -169,3 +169,20 @@ def apply_policy(
             cursor = end + len(marker)
     text = re.sub(r"[ \t]{2,}", " ", text)
     return Grounded(re.sub(r"\n{3,}", "\n\n", text).strip(), list(claims), grounding)
+
+
+def unsupported_notice(claims: Sequence[Claim], grounding: str, shown: str) -> str | None:
+    """A line to append to an answer that was already streamed unchecked: what the check found
+    unsupported (None when nothing was). Streams cannot take back text, so they add this.
+
+    >>> flagged = [Claim("x", Verdict.UNSUPPORTED, unsupported=("9%",))]
+    >>> unsupported_notice(flagged, "partly_supported", "")
+    '[unsupported by your documents: 9%]'
+    """
+    if grounding == "unsupported":
+        return f"[none of this is supported by your documents: {shown}]"
+    flagged = [c for c in claims if c.verdict == Verdict.UNSUPPORTED]
+    if not flagged:
+        return None
+    items = [item for c in flagged for item in c.unsupported] or [c.text for c in flagged]
+    return f"[unsupported by your documents: {', '.join(dict.fromkeys(items))}]"

@@ -52,7 +52,11 @@ def gemma(gemma_path: Path) -> LlamaCppGenerator:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", max_answer_tokens=64, n_ctx=2048)
+    """Generative answers: most tests exercise the LLM path ("auto" would quote instead with the
+    small packaged model; tests/test_answer_check.py covers both modes and "auto")."""
+    return Settings(
+        home=tmp_path / "home", max_answer_tokens=64, n_ctx=2048, answer_mode="generative"
+    )
 
 
 @pytest.fixture

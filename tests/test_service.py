@@ -106,7 +106,7 @@ def test_serve_without_keys_stays_on_localhost(tmp_path: Path) -> None:
 def live_server(tmp_path: Path, mixed_folder: Path) -> Iterator[str]:
     home = tmp_path / "home"
     port = free_port()
-    env = {"RAG_HOME": str(home), "RAG_MAX_ANSWER_TOKENS": "48"}
+    env = {"RAG_HOME": str(home), "RAG_MAX_ANSWER_TOKENS": "48", "RAG_ANSWER_MODE": "generative"}
     base = f"http://127.0.0.1:{port}"
     with running_server([str(RAG_BIN), "serve", "--port", str(port)], f"{base}/healthz", env):
         files = [("data", (p.name, p.read_bytes(), "x/y")) for p in sorted(mixed_folder.iterdir())]
@@ -203,6 +203,7 @@ def test_a_client_that_disconnects_stops_its_generation(tmp_path: Path, mixed_fo
     env = {
         "RAG_HOME": str(tmp_path / "home"),
         "RAG_MAX_ANSWER_TOKENS": "1500",
+        "RAG_ANSWER_MODE": "generative",
         "RAG_RAG_PROMPT_FILE": str(prompt),
     }
     port = free_port()
