@@ -84,7 +84,22 @@ def _timed(ask: Callable[[], Answer]) -> tuple[Answer, float]:
     return answer, time.perf_counter() - started
 
 
-def squad2(rag: RAG, mode: Mode, rows: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+def _row(answer: Answer, question: str, **extra: Any) -> dict[str, Any]:
+    """One answer for error analysis (`--rows`)."""
+    return {
+        "question": question,
+        "answer": answer.answer,
+        "grounding": answer.grounding,
+        "unflagged": unflagged_unsupported(answer, question),
+        "evidence": [e.text for e in answer.evidence],
+        "claims": [c.to_dict() for c in answer.claims],
+        **extra,
+    }
+
+
+def squad2(
+    rag: RAG, mode: Mode, rows: list[dict[str, Any]], log: list[dict[str, Any]]
+) -> Iterator[tuple[str, Any]]:
     collection = "squad2"
     if collection not in rag.collections():
         records = Path(rag.settings.home) / "squad2.jsonl"
@@ -108,6 +123,9 @@ def squad2(rag: RAG, mode: Mode, rows: list[dict[str, Any]]) -> Iterator[tuple[s
                 partial(rag.ask, row["question"], collection=collection, where=where, mode=mode)
             )
             answered.append((answer, seconds, row["question"]))
+            log.append(
+                _row(answer, row["question"], dataset="squad2", mode=mode, gold=row["answers"])
+            )
             said_nothing = _says_not_found(answer, not_found)
             if row["is_impossible"]:
                 impossible += 1
@@ -126,7 +144,11 @@ def squad2(rag: RAG, mode: Mode, rows: list[dict[str, Any]]) -> Iterator[tuple[s
 
 
 def financebench(
-    rag: RAG, mode: Mode, questions: list[dict[str, Any]], dataset: Path
+    rag: RAG,
+    mode: Mode,
+    questions: list[dict[str, Any]],
+    dataset: Path,
+    log: list[dict[str, Any]],
 ) -> Iterator[tuple[str, Any]]:
     collection = "financebench"
     rag.ingest([dataset / "pdfs"], collection=collection)
@@ -137,6 +159,16 @@ def financebench(
             partial(rag.ask, question["question"], collection=collection, mode=mode)
         )
         answered.append((answer, seconds, question["question"]))
+        reference_answer = question["answer"]
+        log.append(
+            _row(
+                answer,
+                question["question"],
+                dataset="financebench",
+                mode=mode,
+                gold=reference_answer,
+            )
+        )
         reference = [f for f in figures(question["answer"]) if not 1900 <= f.value <= 2100]
         if not reference:
             continue
@@ -168,22 +200,26 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["squad2", "financebench", "both"], default="both")
     parser.add_argument("--modes", nargs="+", default=["extractive", "generative"])
     parser.add_argument("--limit", type=int, help="first N questions of each dataset")
+    parser.add_argument("--rows", type=Path, help="write one JSON line per answer here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     result: dict[str, Any] = {}
+    log: list[dict[str, Any]] = []
     with RAG(settings=Settings(home=args.home)) as rag:
         rag.warm_up(llm="generative" in args.modes)
         result["llm"] = Path(rag.generator.name).name
         for mode in args.modes:
             if args.dataset in {"squad2", "both"}:
                 rows = load_questions(SQUAD2)[: args.limit]
-                for key, value in squad2(rag, mode, rows):
+                for key, value in squad2(rag, mode, rows, log):
                     result[f"{mode}.{key}"] = value
             if args.dataset in {"financebench", "both"}:
                 questions = load_questions(FINANCEBENCH)[: args.limit]
-                for key, value in financebench(rag, mode, questions, FINANCEBENCH):
+                for key, value in financebench(rag, mode, questions, FINANCEBENCH, log):
                     result[f"{mode}.{key}"] = value
+    if args.rows:
+        args.rows.write_text("".join(json.dumps(row) + "\n" for row in log))
     print_figures(result, args.json)
 
 

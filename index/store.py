@@ -144,6 +144,8 @@ class ChunkRecord:
     page: int | None
     section: str | None
     element_types: tuple[str, ...]
+    # The document's context line (file name words, entity, period) the chunk was searched with.
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -335,7 +337,8 @@ class ChunkStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.id, c.document_id, d.path, c.ordinal, c.text, c.page, c.section, "
-                f"c.element_types FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "c.element_types, c.context "
+                f"FROM chunks c JOIN documents d ON d.id = c.document_id "
                 f"WHERE c.id IN ({marks})",
                 tuple(int(i) for i in ids),
             ).fetchall()
@@ -349,6 +352,7 @@ class ChunkStore:
                 page=row[5],
                 section=row[6],
                 element_types=tuple(json.loads(row[7])),
+                context=row[8],
             )
             for row in rows
         }

@@ -10,12 +10,18 @@ from typing import Any
 
 from ingest.embed import Embedder
 from rag.budget import FittedPrompt
-from rag.evidence import Candidate, EvidencePolicy, EvidenceResult, SentenceVectors, select
+from rag.evidence import (
+    Candidate,
+    EvidencePolicy,
+    EvidenceResult,
+    SentenceVectors,
+    document_words,
+    select,
+)
 from rag.evidence import candidates as evidence_candidates
 from rag.grounding import UnsupportedPolicy, apply_policy, check_claims
 from rag.llm import Generator, SamplingOptions
 from rag.output_markup import ANSWER_STOPS, strip_markup
-from rag.rag_prompt import passage_label
 from rag.types import Answer, Claim, Passage, Source, Verdict
 
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -251,7 +257,7 @@ class AnswerStream:
             ]
             shown = apply_policy(text, claims, check.unsupported, check.not_found)
         elif check.claims:
-            labels = [passage_label(p) for p in self.passages]
+            labels = [document_words(p) for p in self.passages]
             claims = check_claims(text, check.question, found, check.embedder, labels)
             shown = apply_policy(text, claims, check.unsupported, check.not_found)
         else:

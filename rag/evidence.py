@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import numpy as np
 
@@ -35,6 +36,12 @@ yours many much one first name called known type kind year years time did does
 """
 _STOP = frozenset(_STOP_WORDS.split())
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nor|without)\b|n't\b", re.IGNORECASE)
+_WANTS_FIGURE = re.compile(
+    r"\bhow (?:much|many|long|old|large|big|far)\b|\bwhat (?:percentage|share|amount|number)\b"
+    r"|\b(?:amount|total|rate|ratio|margin|revenue|sales|income|price|cost|value)\b.*\?"
+    r"|\bin (?:usd|us\$|\$|millions|billions|thousands|percent)|%",
+    re.IGNORECASE,
+)
 _MARKDOWN_ROW = re.compile(r"^\|.*\|$")
 
 
@@ -44,12 +51,14 @@ class EvidencePolicy:
 
     A sentence scores its cosine similarity to the question plus `lexical_weight` times the
     share of the question's words (weighted by rarity) it holds. A second quote is added when
-    it scores at least `second_ratio` of the first.
+    it scores at least `second_ratio` of the first. When the question asks for an amount, a
+    sentence holding a figure (not only a year) gains `figure_bonus`.
     """
 
     lexical_weight: float = 0.75
     max_quotes: int = 2
     second_ratio: float = 0.8
+    figure_bonus: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -82,19 +91,27 @@ SentenceVectors = Callable[[Sequence[int]], Mapping[int, np.ndarray]]
 def candidates(
     passages: Sequence[Passage], embedder: Embedder, stored: SentenceVectors | None = None
 ) -> list[Candidate]:
-    """Every sentence or table row of the passages with its vector: the stored one when the
-    passage is the chunk as stored, else embedded now (all in one call)."""
-    pieces = [quote_units(p.text) for p in passages]
+    """Every sentence or table row of the passages with its vector: the one stored at ingest
+    when the passage is the chunk as stored, else embedded now (all in one call). A stored
+    sentence that holds a heading and its paragraph is quoted, and embedded, in two."""
     kept = stored([p.chunk_id for p in passages]) if stored is not None else {}
+    pieces: list[list[str]] = []
     vectors: list[np.ndarray | None] = []
     missing: list[str] = []
-    for passage, sentences in zip(passages, pieces, strict=True):
+    for passage in passages:
+        sentences = split_sentences(passage.text)
         rows = kept.get(passage.chunk_id)
-        if rows is not None and len(rows) == len(sentences):
-            vectors.extend(rows)
-        else:
-            vectors.extend([None] * len(sentences))
-            missing.extend(sentences)
+        aligned = rows is not None and len(rows) == len(sentences)
+        units: list[str] = []
+        for index, sentence in enumerate(sentences):
+            parts = quote_units(sentence)
+            units.extend(parts)
+            if aligned and len(parts) == 1 and rows is not None:
+                vectors.append(rows[index])
+            else:
+                vectors.extend([None] * len(parts))
+                missing.extend(parts)
+        pieces.append(units)
     fresh = iter(embedder.embed(missing)) if missing else iter(())
     out: list[Candidate] = []
     offset = 0
@@ -178,8 +195,12 @@ def select(
     weights = question_weights(question, [c.text for c in found])
     total = sum(weights.values()) or 1.0
     similarity = np.stack([c.vector for c in found]) @ np.asarray(question_vector, np.float32)
+    bonus = policy.figure_bonus if wants_figure(question) else 0.0
     scores = [
-        float(sim) + policy.lexical_weight * _overlap(c.quote, weights, total)
+        float(sim)
+        + policy.lexical_weight
+        * _overlap(f"{c.quote}\n{document_words(c.passage)}", weights, total)
+        + (bonus if _holds_figure(c.text) else 0.0)
         for sim, c in zip(similarity, found, strict=True)
     ]
     order = sorted(range(len(found)), key=lambda i: -scores[i])
@@ -195,12 +216,30 @@ def select(
         )
         for i in sorted(chosen, key=lambda i: (found[i].n, i))
     ]
-    known = "\n".join([*(c.passage.text for c in found), *(_label(c.passage) for c in found)])
+    passages = {id(c.passage): c.passage for c in found}.values()
+    known = "\n".join([*(p.text for p in passages), *(document_words(p) for p in passages)])
     return EvidenceResult(quotes, best, unmatched_in_question(question, known))
 
 
-def _label(passage: Passage) -> str:
-    return re.sub(r"[_.\-]+", " ", passage.path)
+def document_words(passage: Passage) -> str:
+    """What names the passage's document: its file name's words and its context line (entity,
+    period). They count for every sentence of the passage alike, so a heading that repeats the
+    company's name does not outrank the row that holds the figure."""
+    name = re.sub(r"[_.\-]+", " ", PurePath(passage.path).name)
+    return f"{name}\n{passage.context}" if passage.context else name
+
+
+def wants_figure(question: str) -> bool:
+    """Whether the question asks for an amount, a count, a share or a date.
+
+    >>> wants_figure("How much total assets did Costco have?"), wants_figure("Who founded it?")
+    (True, False)
+    """
+    return bool(_WANTS_FIGURE.search(question))
+
+
+def _holds_figure(text: str) -> bool:
+    return any(not 1900 <= f.value <= 2100 or f.unit != 1.0 for f in figures(text))
 
 
 def unmatched_in_question(question: str, known: str) -> list[str]:

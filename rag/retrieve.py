@@ -176,6 +176,7 @@ def search(
             text=records[chunk_id].text,
             similarity=similarity.get(chunk_id, 0.0),
             ordinal=records[chunk_id].ordinal,
+            context=records[chunk_id].context,
         )
         for chunk_id, score in top
         if chunk_id in records

@@ -24,6 +24,8 @@ class Passage:
     text: str
     similarity: float = 0.0
     ordinal: int = 0
+    # The document's context line (file-name words, entity, period), searched with the chunk.
+    context: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,6 @@ fed that text and the real check runs on it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,14 +36,6 @@ TABLE = (
 
 
 @pytest.fixture
-def engine(
-    settings: Settings, embedder: SentenceTransformerEmbedder, smollm: LlamaCppGenerator
-) -> Iterator[RAG]:
-    with RAG(settings=settings, embedder=embedder, generator=smollm) as rag:
-        yield rag
-
-
-@pytest.fixture
 def report_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -66,19 +57,19 @@ def _checked(rag: RAG, question: str, text: str) -> Answer:
 
 
 def test_a_figure_no_passage_holds_is_flagged_a_copied_sentence_is_supported(
-    engine: RAG, report_folder: Path
+    rag: RAG, report_folder: Path
 ) -> None:
-    engine.ingest([report_folder])
+    rag.ingest([report_folder])
     question = "What were Apple's total net sales in the quarter ended June 25, 2022?"
 
-    rounded = _checked(engine, question, "Apple's total net sales were 83,000 million [1].")
+    rounded = _checked(rag, question, "Apple's total net sales were 83,000 million [1].")
     assert rounded.claims[0].verdict == "unsupported"
     assert rounded.claims[0].unsupported == ("83,000 million",)
     assert rounded.grounding == "unsupported"
     assert "83,000" not in rounded.answer  # never shown as if it were fine
 
     copied = _checked(
-        engine,
+        rag,
         question,
         "Apple reported total net sales of 82,959 million dollars in the quarter ended "
         "June 25, 2022 [1].",
@@ -89,21 +80,21 @@ def test_a_figure_no_passage_holds_is_flagged_a_copied_sentence_is_supported(
     assert copied.evidence and "82,959" in copied.evidence[0].text
 
 
-def test_mixed_answers_are_flagged_or_cut_as_configured(engine: RAG, report_folder: Path) -> None:
-    engine.ingest([report_folder])
+def test_mixed_answers_are_flagged_or_cut_as_configured(rag: RAG, report_folder: Path) -> None:
+    rag.ingest([report_folder])
     question = "What were Apple's total net sales in the quarter ended June 25, 2022?"
     text = (
         "Apple's total net sales were 82,959 million dollars [1]. "
         "The gross margin was 2.67% according to the NVIDIA Accounting System (NAES) [1]."
     )
-    flagged = _checked(engine, question, text)
+    flagged = _checked(rag, question, text)
     assert [c.verdict for c in flagged.claims] == ["supported", "unsupported"]
     assert set(flagged.claims[1].unsupported) >= {"2.67%", "NAES"}
     assert flagged.grounding == "partly_supported"
     assert "[unsupported: 2.67%" in flagged.answer
 
-    passages = engine.search(question, k=3)
-    check = AnswerCheck(question, engine.embedder, "Not found.", unsupported="remove")
+    passages = rag.search(question, k=3)
+    check = AnswerCheck(question, rag.embedder, "Not found.", unsupported="remove")
     removed = AnswerStream(passages, iter([text]), "given", check=check).result()
     assert "2.67" not in removed.answer and "82,959" in removed.answer
 
@@ -136,10 +127,10 @@ def test_markup_in_a_passage_never_reaches_the_answer(
 
 
 def test_extractive_answer_quotes_the_table_row_with_its_headers(
-    engine: RAG, report_folder: Path
+    rag: RAG, report_folder: Path
 ) -> None:
-    engine.ingest([report_folder])
-    answer = engine.ask("What was the gross margin in Q3 2021?", mode="extractive")
+    rag.ingest([report_folder])
+    answer = rag.ask("What was the gross margin in Q3 2021?", mode="extractive")
     assert answer.answer_mode == "extractive" and answer.prompt_format == "extractive"
     quotes = "\n".join(e.text for e in answer.evidence)
     assert "35255" in quotes and "Gross margin" in quotes and "Q3 2021" in quotes
@@ -150,12 +141,12 @@ def test_extractive_answer_quotes_the_table_row_with_its_headers(
 
 
 def test_extractive_says_not_found_when_the_question_names_what_no_passage_holds(
-    engine: RAG, report_folder: Path
+    rag: RAG, report_folder: Path
 ) -> None:
-    engine.ingest([report_folder])
-    answer = engine.ask("What were Apple's total net sales in 1875?", mode="extractive")
+    rag.ingest([report_folder])
+    answer = rag.ask("What were Apple's total net sales in 1875?", mode="extractive")
     assert answer.grounding == "not_found"
-    assert answer.answer == engine.rag_prompt().not_found
+    assert answer.answer == rag.rag_prompt().not_found
 
 
 def test_auto_mode_answers_extractively_with_the_small_default_model(
@@ -185,18 +176,18 @@ def test_citations_that_point_nowhere_are_fixed_or_dropped(
 
 
 def test_generated_answers_carry_the_contract_keys_everywhere(
-    engine: RAG, report_folder: Path
+    rag: RAG, report_folder: Path
 ) -> None:
-    engine.ingest([report_folder])
+    rag.ingest([report_folder])
     question = "What were Apple's total net sales in the quarter ended June 25, 2022?"
-    answer = engine.ask(question, mode="generative").to_dict()
+    answer = rag.ask(question, mode="generative").to_dict()
     assert answer["answer_mode"] == "generative"
     assert answer["evidence"] and {"n", "text", "path", "page"} <= set(answer["evidence"][0])
     for claim in answer["claims"]:
         assert claim["verdict"] in {"supported", "unsupported", "no_claim"}
     assert answer["timings"]["check_ms"] > 0
 
-    with TestClient(app=create_app(rag=engine)) as client:
+    with TestClient(app=create_app(rag=rag)) as client:
         body = {"question": question, "mode": "extractive"}
         plain = client.post("/v1/ask", json=body).json()
         assert plain["answer_mode"] == "extractive" and "82,959" in plain["evidence"][0]["text"]
@@ -212,7 +203,7 @@ def test_generated_answers_carry_the_contract_keys_everywhere(
 
     result = CliRunner().invoke(
         cli,
-        ["--home", str(engine.settings.home), "ask", question, "--mode", "extractive", "--json"],
+        ["--home", str(rag.settings.home), "ask", question, "--mode", "extractive", "--json"],
     )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
