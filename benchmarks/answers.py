@@ -36,19 +36,28 @@ from benchmarks.financebench import FINANCEBENCH, load_questions
 from benchmarks.report import print_figures
 from index.filters import SearchFilter
 from rag import RAG, Settings
+from rag.evidence import document_words
 from rag.facts import figure_supported, figures
 from rag.types import Answer, Verdict
 
 SQUAD2 = FINANCEBENCH.parent / "squad2-dev"
 Mode = Literal["generative", "extractive"]
-_FLAGGED = re.compile(r"[^\n.!?]*[.!?]?\s*\[unsupported[^\]]*\]")
+_MARKER = re.compile(r"\[unsupported[^\]]*\]")
 
 
 def unflagged_unsupported(answer: Answer, question: str) -> list[str]:
-    """Figures in the shown answer, outside flagged sentences, that neither the question nor
-    any source passage holds."""
-    shown = _FLAGGED.sub(" ", answer.answer)
-    known = figures("\n".join([question, *(s.passage.text for s in answer.sources)]))
+    """Figures in the shown answer that neither the question nor any source passage (with its
+    document's words) holds, leaving out sentences shown with an `[unsupported…]` marker."""
+    shown = answer.answer
+    for claim in answer.claims:
+        if claim.verdict == Verdict.UNSUPPORTED:
+            flagged = re.escape(claim.text) + r"\s*" + _MARKER.pattern
+            shown = re.sub(flagged, " ", shown)
+    shown = _MARKER.sub(" ", shown)
+    passages = [s.passage for s in answer.sources]
+    known = figures(
+        "\n".join([question, *(p.text for p in passages), *(document_words(p) for p in passages)])
+    )
     return [f.text for f in figures(shown) if not figure_supported(f, known)]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from ingest.embed import Embedder
 from ingest.sentences import split_sentences
 from rag.evidence import Candidate, terms
-from rag.facts import figure_supported, figures, name_supported, names
+from rag.facts import Figure, figure_supported, figures, name_supported, names
 from rag.types import Claim, Verdict
 
 UnsupportedPolicy = Literal["flag", "remove"]
@@ -59,19 +59,18 @@ def check_claims(
         return []
     known_text = "\n".join([question, *labels, *(c.text for c in found)])
     known_figures = figures(known_text)
-    checked = [s for s in sentences if not _says_nothing(s)]
+    missing = [_not_held(s, known_figures, known_text) for s in sentences]
+    # A sentence that says nothing was found is no claim, unless it names what no passage holds.
+    silent = [_says_nothing(s) and not m for s, m in zip(sentences, missing, strict=True)]
+    checked = [s for s, quiet in zip(sentences, silent, strict=True) if not quiet]
     vectors = embedder.embed([_CITED.sub("", s) for s in checked]) if checked and found else None
     matrix = np.stack([c.vector for c in found]) if found else None
     claims: list[Claim] = []
     row = 0
-    for sentence in sentences:
-        if _says_nothing(sentence):
+    for sentence, quiet, not_held in zip(sentences, silent, missing, strict=True):
+        if quiet:
             claims.append(Claim(sentence, Verdict.NO_CLAIM))
             continue
-        missing = tuple(
-            [f.text for f in figures(sentence) if not figure_supported(f, known_figures)]
-            + [n for n in names(sentence) if not name_supported(n, known_text)]
-        )
         best: Candidate | None = None
         similarity = 0.0
         if vectors is not None and matrix is not None:
@@ -79,7 +78,7 @@ def check_claims(
             row += 1
             best, similarity = _closest(sentence, found, scores)
         checkable = bool(figures(sentence) or names(sentence))
-        backed = not missing and (
+        backed = not not_held and (
             checkable
             or similarity >= _MIN_SIMILARITY
             or (best is not None and _overlap(sentence, best.text) >= _MIN_OVERLAP)
@@ -90,10 +89,18 @@ def check_claims(
                 verdict=Verdict.SUPPORTED if backed else Verdict.UNSUPPORTED,
                 n=best.n if best is not None else None,
                 evidence=best.quote if best is not None else None,
-                unsupported=missing,
+                unsupported=not_held,
             )
         )
     return claims
+
+
+def _not_held(sentence: str, known_figures: Sequence[Figure], known_text: str) -> tuple[str, ...]:
+    """The figures and names of `sentence` that the passages, labels and question lack."""
+    return tuple(
+        [f.text for f in figures(sentence) if not figure_supported(f, known_figures)]
+        + [n for n in names(sentence) if not name_supported(n, known_text)]
+    )
 
 
 def _says_nothing(sentence: str) -> bool:
@@ -154,6 +161,8 @@ def apply_policy(
     for claim in claims:
         start = text.find(claim.text, cursor)
         if start < 0:
+            if claim.verdict == Verdict.UNSUPPORTED and policy == "flag":
+                text += f" {_marker(claim)}"  # never leave it unflagged, even out of place
             continue
         end = start + len(claim.text)
         if claim.verdict != Verdict.UNSUPPORTED:
@@ -163,12 +172,17 @@ def apply_policy(
             text = text[:start] + text[end:]
             cursor = start
         else:
-            what = ", ".join(claim.unsupported)
-            marker = f" [unsupported: {what}]" if what else " [unsupported]"
+            marker = f" {_marker(claim)}"
             text = text[:end] + marker + text[end:]
             cursor = end + len(marker)
     text = re.sub(r"[ \t]{2,}", " ", text)
     return Grounded(re.sub(r"\n{3,}", "\n\n", text).strip(), list(claims), grounding)
+
+
+def _marker(claim: Claim) -> str:
+    return (
+        f"[unsupported: {', '.join(claim.unsupported)}]" if claim.unsupported else "[unsupported]"
+    )
 
 
 def unsupported_notice(claims: Sequence[Claim], grounding: str, shown: str) -> str | None:

@@ -208,3 +208,20 @@ def test_generated_answers_carry_the_contract_keys_everywhere(
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
     assert printed["answer_mode"] == "extractive" and printed["evidence"]
+
+
+def test_a_not_found_sentence_that_names_an_invented_figure_is_still_checked(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    passages = [Passage(1, "d", "/r.txt", None, None, 1.0, "Net sales were 82,959 in 2022.", 0.5)]
+    check = AnswerCheck("What were net sales?", embedder, "Not found.")
+    text = "Net sales were 82,959 [1]. The passages do not mention the 35.2% growth rate."
+    answer = AnswerStream(passages, iter([text]), "given", check=check).result()
+    assert [c.verdict for c in answer.claims] == ["supported", "unsupported"]
+    assert answer.claims[1].unsupported == ("35.2%",)
+    assert "35.2% growth rate. [unsupported: 35.2%]" in answer.answer
+    silent = AnswerStream(
+        passages, iter(["I could not find this in the passages."]), "given", check=check
+    ).result()
+    assert [c.verdict for c in silent.claims] == ["no_claim"]
+    assert silent.grounding == "not_found"
