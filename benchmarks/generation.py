@@ -21,10 +21,10 @@ from typing import Any
 
 from benchmarks.report import print_figures
 from rag import RAG, Settings
-from rag.answer import PROMPT_STOPS
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
 from rag.llama_cpp_backend import LlamaCppGenerator
 from rag.model_paths import default_llm_model
+from rag.output_markup import ANSWER_STOPS
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 
@@ -72,7 +72,7 @@ def time_raw(
         top_p=settings.top_p,
         repeat_penalty=settings.repeat_penalty,
         seed=settings.seed,
-        stop=[*generator.prompt_format.stop, *PROMPT_STOPS],
+        stop=[*generator.prompt_format.stop, *ANSWER_STOPS],
         stream=True,
     ):
         text = chunk["choices"][0]["text"]

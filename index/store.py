@@ -462,15 +462,11 @@ class ChunkStore:
         """Each chunk's best sentence's cosine similarity to `vector`; chunks without sentence
         vectors are left out."""
         query = np.asarray(vector, dtype=np.float32)
-        best: dict[int, float] = {}
-        for rows in self._chunk_rows(
-            "id, sentence_embeddings", ids, "AND sentence_embeddings IS NOT NULL"
-        ):
-            for chunk_id, blob in rows:
-                sentences = np.frombuffer(blob, dtype=np.float32).reshape(-1, query.shape[0])
-                if len(sentences):
-                    best[int(chunk_id)] = float((sentences @ query).max())
-        return best
+        return {
+            chunk_id: float((sentences @ query).max())
+            for chunk_id, sentences in self.sentence_embeddings(ids).items()
+            if len(sentences)
+        }
 
     def sentence_embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored sentence vectors of the given chunks (one row per sentence, in order)."""

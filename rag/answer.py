@@ -21,15 +21,12 @@ from rag.evidence import (
 from rag.evidence import candidates as evidence_candidates
 from rag.grounding import UnsupportedPolicy, apply_policy, check_claims
 from rag.llm import Generator, SamplingOptions
-from rag.output_markup import ANSWER_STOPS, strip_markup
-from rag.types import Answer, Claim, Passage, Source, Verdict
+from rag.output_markup import CITATION, cited_numbers, strip_markup
+from rag.types import Answer, Claim, Evidence, Passage, Source, Verdict
 
-_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 # "[Passage 2]", "[source 2]", "[2-4]": written by models, normalised to "[2]", "[2, 3, 4]".
 _NAMED_CITATION = re.compile(r"\[(?:passage|source|document|doc)\s*(\d+)\]", re.IGNORECASE)
 _RANGE_CITATION = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
-
-PROMPT_STOPS = ANSWER_STOPS
 
 
 def relevant_passages(
@@ -70,7 +67,7 @@ def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
         cited.update(valid)
         return f"[{', '.join(str(n) for n in valid)}]" if valid else ""
 
-    cleaned = _CITATION.sub(keep_valid, answer)
+    cleaned = CITATION.sub(keep_valid, answer)
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", cleaned)
     return re.sub(r"[ \t]{2,}", " ", cleaned).strip(), cited
 
@@ -98,6 +95,17 @@ class AnswerCheck:
         found = evidence_candidates(passages, self.embedder, self.stored)
         vector = self.embedder.embed([self.question])[0]
         return found, select(vector, self.question, found, self.policy)
+
+
+@dataclass(frozen=True)
+class CheckedAnswer:
+    """An answer after the check: the text as shown, and what the check found."""
+
+    answer: str
+    evidence: list[Evidence]
+    claims: list[Claim]
+    answer_mode: str
+    grounding: str
 
 
 def extractive_answer(evidence: EvidenceResult, not_found: str) -> str:
@@ -218,15 +226,20 @@ class AnswerStream:
         raw = "".join(self._pieces)
         text, cited = extract_citations(strip_markup(raw), len(self.passages))
         checked = self._checked(text)
+        extra: dict[str, Any] = {}
+        check_timing: dict[str, float] = {}
         if checked is not None:
-            text = checked["answer"]
-            cited = {int(n) for g in _CITATION.findall(text) for n in g.split(",")}
+            text, cited = checked.answer, cited_numbers(checked.answer)
+            extra = {
+                "evidence": checked.evidence,
+                "claims": checked.claims,
+                "answer_mode": checked.answer_mode,
+                "grounding": checked.grounding,
+            }
+            check_timing = {"check_ms": round(self._check_ms, 2)}
         sources = [
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
-        extra = checked or {}
-        extra.pop("answer", None)
-        check_timing = {"check_ms": round(self._check_ms, 2)} if checked is not None else {}
         if self.prompt is None:
             return Answer(text, sources, self._format_name, timings=check_timing, **extra)
         completion = self._count_tokens(raw) if self._count_tokens and raw else 0
@@ -241,34 +254,35 @@ class AnswerStream:
             **extra,
         )
 
-    def _checked(self, text: str) -> dict[str, Any] | None:
+    def _checked(self, text: str) -> CheckedAnswer | None:
         """Evidence, claims, the grounding verdict and the answer as shown (flagged or cut)."""
         check = self._check
         if check is None or not self.passages:
             return None
         started = time.perf_counter()
         found, evidence = self._prepared or check.evidence(self.passages)
-        mode = "extractive" if self._prepared is not None else "generative"
-        if mode == "extractive":
+        extractive = self._prepared is not None
+        if extractive:
             claims = [
                 Claim(q.text, Verdict.SUPPORTED, q.n, q.text)
                 for q in evidence.quotes
                 if evidence.answerable
             ]
-            shown = apply_policy(text, claims, check.unsupported, check.not_found)
         elif check.claims:
             labels = [document_words(p) for p in self.passages]
             claims = check_claims(text, check.question, found, check.embedder, labels)
-            shown = apply_policy(text, claims, check.unsupported, check.not_found)
         else:
             claims = []
-            shown = None
+        shown = (
+            apply_policy(text, claims, check.unsupported, check.not_found)
+            if extractive or check.claims
+            else None
+        )
         self._check_ms += (time.perf_counter() - started) * 1000
-        result: dict[str, Any] = {
-            "answer": shown.text if shown is not None else text,
-            "evidence": evidence.quotes,
-            "claims": claims,
-            "answer_mode": mode,
-            "grounding": shown.grounding if shown is not None else "unchecked",
-        }
-        return result
+        return CheckedAnswer(
+            answer=shown.text if shown is not None else text,
+            evidence=evidence.quotes,
+            claims=claims,
+            answer_mode="extractive" if extractive else "generative",
+            grounding=shown.grounding if shown is not None else "unchecked",
+        )

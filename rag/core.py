@@ -16,7 +16,7 @@ from typing import Literal
 from index.filters import SearchFilter
 from index.store import DocumentRecord
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import PROMPT_STOPS, AnswerCheck, AnswerStream, relevant_passages
+from rag.answer import AnswerCheck, AnswerStream, relevant_passages
 from rag.budget import fit_prompt
 from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
@@ -31,6 +31,7 @@ from rag.ingestion import (
 )
 from rag.llm import Generator, SamplingOptions
 from rag.model_paths import default_embed_model
+from rag.output_markup import ANSWER_STOPS
 from rag.rag_prompt import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.rerank import CrossEncoderReranker
 from rag.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
@@ -67,6 +68,7 @@ class RAG:
         self._embedder = embedder
         self._generator = generator
         self._reranker: Reranker | None = None
+        self._answer_mode: Literal["generative", "extractive"] | None = None
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
 
@@ -397,15 +399,19 @@ class RAG:
             top_p=s.top_p,
             repeat_penalty=s.repeat_penalty,
             seed=s.seed,
-            stop=PROMPT_STOPS,
+            stop=ANSWER_STOPS,
         )
         return AnswerStream.generate(self.generator, prompt, options, check)
 
     @property
     def answer_mode(self) -> Literal["generative", "extractive"]:
-        """How questions are answered (RAG_ANSWER_MODE; "auto" decided by the model's size)."""
-        given = self._generator.name if self._generator is not None else None
-        return resolve_answer_mode(self.settings, given)
+        """How questions are answered (RAG_ANSWER_MODE; "auto" decided by the model's size,
+        looked up once rather than on every question)."""
+        with self._lock:
+            if self._answer_mode is None:
+                given = self._generator.name if self._generator is not None else None
+                self._answer_mode = resolve_answer_mode(self.settings, given)
+            return self._answer_mode
 
     def ask(
         self,

@@ -20,11 +20,11 @@ from ingest.embed import Embedder
 from ingest.sentences import split_sentences
 from rag.evidence import Candidate, terms
 from rag.facts import Figure, figure_supported, figures, name_supported, names
+from rag.output_markup import CITATION, cited_numbers
 from rag.types import Claim, Verdict
 
 UnsupportedPolicy = Literal["flag", "remove"]
 
-_CITED = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _NOTHING_FOUND = re.compile(
     r"\b(?:could not|couldn't|cannot|can't|unable to|do not|don't|does not|doesn't)\s+"
     r"(?:find|know|answer|determine|say|contain|mention|provide|include|specify)"
@@ -63,7 +63,7 @@ def check_claims(
     # A sentence that says nothing was found is no claim, unless it names what no passage holds.
     silent = [_says_nothing(s) and not m for s, m in zip(sentences, missing, strict=True)]
     checked = [s for s, quiet in zip(sentences, silent, strict=True) if not quiet]
-    vectors = embedder.embed([_CITED.sub("", s) for s in checked]) if checked and found else None
+    vectors = embedder.embed([CITATION.sub("", s) for s in checked]) if checked and found else None
     matrix = np.stack([c.vector for c in found]) if found else None
     claims: list[Claim] = []
     row = 0
@@ -104,7 +104,7 @@ def _not_held(sentence: str, known_figures: Sequence[Figure], known_text: str) -
 
 
 def _says_nothing(sentence: str) -> bool:
-    words = terms(_CITED.sub("", sentence))
+    words = terms(CITATION.sub("", sentence))
     return bool(_NOTHING_FOUND.search(sentence)) or (len(words) < 2 and not figures(sentence))
 
 
@@ -112,7 +112,7 @@ def _closest(
     sentence: str, found: Sequence[Candidate], scores: np.ndarray
 ) -> tuple[Candidate, float]:
     """The closest passage sentence, among the passages the claim cites when it cites any."""
-    cited = {int(n) for group in _CITED.findall(sentence) for n in group.split(",")}
+    cited = cited_numbers(sentence)
     pool = [i for i, c in enumerate(found) if c.n in cited] or list(range(len(found)))
     index = max(pool, key=lambda i: float(scores[i]))
     return found[index], float(scores[index])

@@ -34,6 +34,19 @@ _MARKUP = re.compile(
 )
 
 
+# A citation marker as the answer keeps it: "[2]" or "[2, 3]".
+CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def cited_numbers(text: str) -> set[int]:
+    """The passage numbers `text` cites.
+
+    >>> sorted(cited_numbers("Paris [1]. Rome [2, 3]."))
+    [1, 2, 3]
+    """
+    return {int(n) for group in CITATION.findall(text) for n in group.split(",")}
+
+
 def strip_markup(text: str) -> str:
     """`text` without prompt tags or chat control tokens, blank runs left behind tidied.
 
