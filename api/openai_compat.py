@@ -41,9 +41,9 @@ from api.openai_schemas import (
 from api.schemas import ClaimOut, EvidenceOut, SourceOut
 from api.services import Services
 from api.streaming import EventStream, pieces_in_threads
-from rag.answer import AnswerStream
+from rag.answer.grounding import unsupported_notice
+from rag.answer.stream import AnswerStream
 from rag.errors import InvalidRequest
-from rag.grounding import unsupported_notice
 from rag.types import Answer
 
 DEFAULT_MODEL = "rag"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rag.cli import _emit_json, cli, user_errors
+from rag.cli import cli, emit_json, user_errors
 
 LOCALHOST = "127.0.0.1"
 
@@ -61,7 +61,7 @@ def keys_add(ctx: click.Context, name: str, collections: tuple[str, ...], as_jso
     with user_errors():
         key = key_ring_for(ctx.obj.settings).add(name, collections)
     if as_json:
-        _emit_json({"name": name, "key": key, "collections": list(collections) or ["*"]})
+        emit_json({"name": name, "key": key, "collections": list(collections) or ["*"]})
     else:
         click.echo(key)
         click.echo("store it now: it cannot be shown again", err=True)
@@ -78,7 +78,7 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
         entries = key_ring_for(ctx.obj.settings).keys()
     if as_json:
         rows = [{"name": k.name, "collections": list(k.collections)} for k in entries]
-        _emit_json({"keys": rows})
+        emit_json({"keys": rows})
         return
     for entry in entries:
         click.echo(f"{entry.name:20s} {', '.join(entry.collections)}")

@@ -18,7 +18,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.sse import ServerSentEventMessage
 
 from api.errors import status_for
-from rag.answer import AnswerStream
+from rag.answer.stream import AnswerStream
 from rag.errors import RagError
 from rag.types import Answer
 

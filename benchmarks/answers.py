@@ -36,8 +36,8 @@ from benchmarks.financebench import FINANCEBENCH, load_questions
 from benchmarks.report import print_figures
 from index.filters import SearchFilter
 from rag import RAG, Settings
-from rag.evidence import document_words
-from rag.facts import figure_supported, figures
+from rag.answer.evidence import document_words
+from rag.answer.facts import figure_supported, figures
 from rag.types import Answer, Verdict
 
 SQUAD2 = FINANCEBENCH.parent / "squad2-dev"

@@ -21,10 +21,10 @@ from typing import Any
 
 from benchmarks.report import print_figures
 from rag import RAG, Settings
+from rag.answer.markup import ANSWER_STOPS
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
-from rag.llama_cpp_backend import LlamaCppGenerator
-from rag.model_paths import default_llm_model
-from rag.output_markup import ANSWER_STOPS
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.model_paths import default_llm_model
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 

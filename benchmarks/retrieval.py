@@ -19,7 +19,7 @@ from benchmarks.ingest import SCIFACT
 from ingest.embed import SentenceTransformerEmbedder
 from rag import RAG, Settings
 from rag.evaluate import evaluate
-from rag.model_paths import default_embed_model
+from rag.llm.model_paths import default_embed_model
 
 ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("dense (MiniLM, FAISS)", {"search_mode": "dense"}),

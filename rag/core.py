@@ -16,26 +16,26 @@ from typing import Literal
 from index.filters import SearchFilter
 from index.store import DocumentRecord
 from ingest.embed import Embedder, SentenceTransformerEmbedder
-from rag.answer import AnswerCheck, AnswerStream, relevant_passages
-from rag.budget import fit_prompt
+from rag.answer.budget import fit_prompt
+from rag.answer.markup import ANSWER_STOPS
+from rag.answer.stream import AnswerCheck, AnswerStream, relevant_passages
 from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
 from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
-from rag.generators import make_generator, resolve_answer_mode
-from rag.ingestion import (
+from rag.ingestion.pipeline import (
     IngestOptions,
     Progress,
     ingest_paths,
     ingest_records,
     read_jsonl,
 )
-from rag.llm import Generator, SamplingOptions
-from rag.model_paths import default_embed_model
-from rag.output_markup import ANSWER_STOPS
-from rag.rag_prompt import PROMPT_FILE_NAME, RagPrompt, prompt_for
-from rag.rerank import CrossEncoderReranker
-from rag.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
+from rag.llm.factory import make_generator, resolve_answer_mode
+from rag.llm.model_paths import default_embed_model
+from rag.llm.protocol import Generator, SamplingOptions
+from rag.prompts.rag_template import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.runtime import configure_process
+from rag.search.rerank import CrossEncoderReranker
+from rag.search.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
 
 

@@ -31,3 +31,16 @@ class CollectionBusy(RagError):
 
 class LLMServerError(RagError):
     """The OpenAI-compatible model server refused or failed a request."""
+
+
+class UnsafeModelFile(ModelNotFound):
+    """A pickle-based checkpoint was found and pickles were not allowed."""
+
+
+class MissingDependency(RagError):
+    """An optional package a chosen feature needs is not installed; the message names the
+    extra (or package) to install."""
+
+    def __init__(self, package: str, feature: str, install: str) -> None:
+        super().__init__(f"{feature} needs {package}, which is not installed: {install}")
+        self.package = package

@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.core import RAG
 from rag.errors import InvalidRequest
-from rag.retrieve import SearchMode
+from rag.search.retrieve import SearchMode
 from rag.types import IngestReport
 
 RECORD_PREFIX = "record:"
@@ -145,7 +145,7 @@ def evaluate(
     target = rag.collection(name)
 
     def search(text: str) -> list[tuple[str, float]]:
-        from rag.retrieve import search as run_search
+        from rag.search.retrieve import search as run_search
 
         passages = run_search(target, rag.embedder, text, options, rag.reranker)
         return [(p.path.removeprefix(RECORD_PREFIX), p.score) for p in passages]

@@ -11,8 +11,8 @@ import pytest
 
 from ingest.embed import SentenceTransformerEmbedder
 from rag import RAG, Settings
-from rag.llama_cpp_backend import LlamaCppGenerator
-from rag.model_paths import default_embed_model, default_llm_model
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.model_paths import default_embed_model, default_llm_model
 from rag.runtime import configure_process
 from tests.documents import write_mixed_folder
 from tests.format_documents import write_every_format

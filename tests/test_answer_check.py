@@ -17,9 +17,9 @@ from litestar.testing import TestClient
 from api.app import create_app
 from ingest.embed import SentenceTransformerEmbedder
 from rag import RAG, Settings
-from rag.answer import AnswerCheck, AnswerStream
+from rag.answer.stream import AnswerCheck, AnswerStream
 from rag.cli import cli
-from rag.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
 from rag.types import Answer, Passage
 
 REPORT = """# Apple quarterly report

@@ -8,16 +8,15 @@ from pathlib import Path
 import pytest
 
 from rag import RAG, Settings
-from rag.budget import fit_prompt
-from rag.errors import InvalidRequest
-from rag.generators import make_generator
-from rag.llama_cpp_backend import LlamaCppGenerator
-from rag.llm import SamplingOptions
-from rag.model_files import UnsafeModelFile
-from rag.model_paths import default_llm_model
-from rag.openai_backend import OpenAICompatibleGenerator
-from rag.rag_prompt import RagPrompt
-from rag.transformers_backend import TransformersGenerator
+from rag.answer.budget import fit_prompt
+from rag.errors import InvalidRequest, UnsafeModelFile
+from rag.llm.factory import make_generator
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.model_paths import default_llm_model
+from rag.llm.openai_backend import OpenAICompatibleGenerator
+from rag.llm.protocol import SamplingOptions
+from rag.llm.transformers_backend import TransformersGenerator
+from rag.prompts.rag_template import RagPrompt
 from rag.types import Passage
 from tests.servers import free_port, running_server
 from tests.tiny_models import as_pickle_checkpoint, build_tiny_llm

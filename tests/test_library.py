@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import RAG, CollectionNotFound, DocumentNotFound, EmptyCollection, FileStatus
-from rag.answer import extract_citations
+from rag.answer.stream import extract_citations
 from rag.errors import InvalidRequest
 from tests.documents import write_markdown, write_two_page_pdf
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from rag.errors import InvalidRequest
-from rag.format_files import load_format_registry
-from rag.llm import hold_back_stops
-from rag.prompts import Message, choose_format, named_format, neutralize_markers
-from rag.rag_prompt import RagPrompt, prompt_for
+from rag.llm.protocol import hold_back_stops
+from rag.prompts.chat_formats import Message, choose_format, named_format, neutralize_markers
+from rag.prompts.format_files import load_format_registry
+from rag.prompts.rag_template import RagPrompt, prompt_for
 from rag.types import Passage
 
 CONVERSATION: list[Message] = [

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import InvalidRequest
-from rag.llama_cpp_backend import LlamaCppGenerator
-from rag.llm import SamplingOptions
-from rag.prompts import NAMED_FORMATS, JinjaChatTemplate, Message, choose_format, named_format
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.protocol import SamplingOptions
+from rag.prompts.chat_formats import (
+    NAMED_FORMATS,
+    JinjaChatTemplate,
+    Message,
+    choose_format,
+    named_format,
+)
 
 CONVERSATION: list[Message] = [
     {"role": "system", "content": "Be brief."},

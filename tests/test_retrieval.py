@@ -14,8 +14,8 @@ from rag import RAG
 from rag.collection import STORE_FILE
 from rag.errors import InvalidRequest
 from rag.evaluate import evaluate
-from rag.rag_prompt import RagPrompt
-from rag.rerank import CrossEncoderReranker
+from rag.prompts.rag_template import RagPrompt
+from rag.search.rerank import CrossEncoderReranker
 
 
 def _records(path: Path, rows: list[tuple[str, str, dict[str, str]]]) -> Path:
@@ -126,7 +126,7 @@ def test_mmr_prefers_diverse_passages(rag: RAG, tmp_path: Path) -> None:
 def test_cross_encoder_reranker_orders_by_its_own_scores(parts: RAG, tmp_path: Path) -> None:
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from rag.model_paths import default_embed_model
+    from rag.llm.model_paths import default_embed_model
 
     model_dir = tmp_path / "tiny-cross-encoder"
     tokenizer = AutoTokenizer.from_pretrained(default_embed_model())

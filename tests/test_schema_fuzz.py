@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from ingest.embed import SentenceTransformerEmbedder
 from rag import RAG, Settings
-from rag.llama_cpp_backend import LlamaCppGenerator
+from rag.llm.llama_cpp_backend import LlamaCppGenerator
 from tests.documents import write_docx
 
 pytestmark = pytest.mark.slow

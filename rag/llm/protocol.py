@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from rag.prompts import Message
+from rag.prompts.chat_formats import Message
 
 
 @dataclass(frozen=True)

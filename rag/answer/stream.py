@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.embed import Embedder
-from rag.budget import FittedPrompt
-from rag.evidence import (
+from rag.answer.budget import FittedPrompt
+from rag.answer.evidence import (
     Candidate,
     EvidencePolicy,
     EvidenceResult,
@@ -18,10 +18,10 @@ from rag.evidence import (
     document_words,
     select,
 )
-from rag.evidence import candidates as evidence_candidates
-from rag.grounding import UnsupportedPolicy, apply_policy, check_claims
-from rag.llm import Generator, SamplingOptions
-from rag.output_markup import CITATION, cited_numbers, strip_markup
+from rag.answer.evidence import candidates as evidence_candidates
+from rag.answer.grounding import UnsupportedPolicy, apply_policy, check_claims
+from rag.answer.markup import CITATION, cited_numbers, strip_markup
+from rag.llm.protocol import Generator, SamplingOptions
 from rag.types import Answer, Claim, Evidence, Passage, Source, Verdict
 
 # "[Passage 2]", "[source 2]", "[2-4]": written by models, normalised to "[2]", "[2, 3, 4]".

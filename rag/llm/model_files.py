@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.errors import ModelNotFound
+from rag.errors import UnsafeModelFile
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"})
 SAFE_SUFFIXES = frozenset({".gguf", ".safetensors"})
-
-
-class UnsafeModelFile(ModelNotFound):
-    """A pickle-based checkpoint was found and pickles were not allowed."""
 
 
 def check_model_path(path: Path, allow_pickle: bool) -> None:
@@ -27,7 +23,7 @@ def check_model_path(path: Path, allow_pickle: bool) -> None:
     >>> check_model_path(Path("model.pt"), allow_pickle=False)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rag.model_files.UnsafeModelFile: model.pt is a pickle-based checkpoint, which can run code...
+    rag.errors.UnsafeModelFile: model.pt is a pickle-based checkpoint, which can run code...
     """
     if allow_pickle:
         return

@@ -25,9 +25,9 @@ from jinja2 import StrictUndefined, Template
 from jinja2.exceptions import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from rag.answer.markup import strip_markup
 from rag.errors import InvalidRequest
-from rag.output_markup import strip_markup
-from rag.prompts import Message
+from rag.prompts.chat_formats import Message
 from rag.types import Passage
 
 PROMPT_FILE_NAME = "prompt.toml"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ModelNotFound
-from rag.llm import SamplingOptions, hold_back_stops
-from rag.model_files import check_model_path
-from rag.prompts import (
+from rag.llm.model_files import check_model_path
+from rag.llm.protocol import SamplingOptions, hold_back_stops
+from rag.prompts.chat_formats import (
     BUILTIN_FORMATS,
     FormatChoice,
     FormatRegistry,

@@ -20,8 +20,8 @@ import numpy as np
 
 from ingest.embed import Embedder
 from ingest.sentences import split_sentences
-from rag.facts import figure_supported, figures, name_supported, names
-from rag.output_markup import strip_markup
+from rag.answer.facts import figure_supported, figures, name_supported, names
+from rag.answer.markup import strip_markup
 from rag.types import Evidence, Passage
 
 _TOKEN = re.compile(r"[a-z0-9]+")

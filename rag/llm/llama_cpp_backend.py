@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import ModelNotFound
-from rag.llm import SamplingOptions
-from rag.model_files import check_model_path
-from rag.prompts import (
+from rag.llm.model_files import check_model_path
+from rag.llm.protocol import SamplingOptions
+from rag.prompts.chat_formats import (
     BUILTIN_FORMATS,
     FormatChoice,
     FormatRegistry,

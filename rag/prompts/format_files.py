@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import InvalidRequest
-from rag.prompts import BUILTIN_FORMATS, FormatRegistry, TurnFormat
+from rag.prompts.chat_formats import BUILTIN_FORMATS, FormatRegistry, TurnFormat
 
 _REQUIRED = ("user", "assistant", "generation_prompt", "stop")
 _ALLOWED = {f.name for f in fields(TurnFormat)} - {"name"}

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from rag.errors import LLMServerError, ModelNotFound
-from rag.llm import SamplingOptions
-from rag.prompts import Message
+from rag.llm.protocol import SamplingOptions
+from rag.prompts.chat_formats import Message
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rag.errors import InvalidRequest
-from rag.llm import Generator
-from rag.prompts import Message
-from rag.rag_prompt import RagPrompt
+from rag.llm.protocol import Generator
+from rag.prompts.chat_formats import Message
+from rag.prompts.rag_template import RagPrompt
 from rag.types import Passage
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -7,16 +7,16 @@ from typing import Literal
 
 from rag.config import Settings
 from rag.errors import InvalidRequest
-from rag.format_files import load_format_registry
-from rag.llm import Generator
-from rag.model_paths import default_llm_model
+from rag.llm.model_paths import default_llm_model
+from rag.llm.protocol import Generator
+from rag.prompts.format_files import load_format_registry
 
 
 def make_generator(settings: Settings) -> Generator:
     s = settings
     formats = load_format_registry(s.prompt_formats_file)
     if s.llm_backend == "openai":
-        from rag.openai_backend import OpenAICompatibleGenerator
+        from rag.llm.openai_backend import OpenAICompatibleGenerator
 
         if not s.llm_base_url or not s.llm_model:
             raise InvalidRequest(
@@ -28,7 +28,7 @@ def make_generator(settings: Settings) -> Generator:
             s.llm_base_url, s.llm_model, api_key=key, n_ctx_limit=s.n_ctx
         )
     if s.llm_backend == "transformers":
-        from rag.transformers_backend import TransformersGenerator
+        from rag.llm.transformers_backend import TransformersGenerator
 
         if not s.llm_model:
             raise InvalidRequest(
@@ -41,7 +41,7 @@ def make_generator(settings: Settings) -> Generator:
             formats=formats,
             allow_pickle=s.allow_pickle,
         )
-    from rag.llama_cpp_backend import LlamaCppGenerator
+    from rag.llm.llama_cpp_backend import LlamaCppGenerator
 
     return LlamaCppGenerator(
         s.llm_model or default_llm_model(),

@@ -18,9 +18,9 @@ import numpy as np
 
 from ingest.embed import Embedder
 from ingest.sentences import split_sentences
-from rag.evidence import Candidate, terms
-from rag.facts import Figure, figure_supported, figures, name_supported, names
-from rag.output_markup import CITATION, cited_numbers
+from rag.answer.evidence import Candidate, terms
+from rag.answer.facts import Figure, figure_supported, figures, name_supported, names
+from rag.answer.markup import CITATION, cited_numbers
 from rag.types import Claim, Verdict
 
 UnsupportedPolicy = Literal["flag", "remove"]

@@ -5,7 +5,7 @@ The flow, with memory bounded however large the corpus:
     paths -> plan (hash; skip unchanged) -> parse+chunk in worker processes (bounded in flight)
           -> embedding buffer (length-sorted batches) -> one SQLite transaction per document
 
-Each document is committed on its own (`rag.committer`), so a failure or a kill loses only
+Each document is committed on its own (`rag.ingestion.committer`), so a failure or a kill loses only
 documents in flight. A file that cannot be ingested is reported with its reason and the run goes
 on; so is a file whose parser crashed or overran the time limit in its worker
 (`ingest.workers`).
@@ -30,8 +30,8 @@ from ingest.parse import file_kind
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
 from ingest.workers import TaskFailure, WorkerPool
 from rag.collection import Collection
-from rag.committer import Committer, NoProgress, Progress, document_id_for
 from rag.errors import InvalidRequest
+from rag.ingestion.committer import Committer, NoProgress, Progress, document_id_for
 from rag.types import FileOutcome, FileStatus, IngestReport
 
 
