@@ -8,8 +8,7 @@ from litestar import Request
 from litestar.params import Parameter
 
 from api.auth import Access
-from rag.collection import validate_name
-from rag.core import RAG
+from rag import RAG
 
 CollectionParam = Annotated[
     str | None, Parameter(query="collection", description="Collection name (default: 'default').")
@@ -23,6 +22,6 @@ def provide_access(request: Request) -> Access:
 
 def allowed_collection(rag: RAG, access: Access, name: str | None) -> str:
     """The collection a request means (the default when unnamed), if its key may use it."""
-    resolved = validate_name(name or rag.settings.collection)
+    resolved = rag.collection_name(name)
     access.check(resolved)
     return resolved

@@ -6,7 +6,6 @@ import shutil
 from dataclasses import dataclass
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -17,10 +16,10 @@ from api.access import CollectionParam, allowed_collection
 from api.auth import Access
 from api.job_runner import wait_for
 from api.jobs import Job
-from api.schemas import DocumentOut, DocumentsResponse, JobOut, JobsResponse
+from api.schemas import DocumentsResponse, JobOut, JobsResponse
 from api.services import Services
 from api.uploads import upload_path
-from rag.errors import InvalidRequest
+from rag import DocumentInfo, InvalidRequest
 
 
 @dataclass
@@ -34,7 +33,16 @@ class UploadForm:
 
 
 def job_out(job: Job) -> JobOut:
-    return msgspec.convert({**job.to_dict(), "status_url": f"/v1/jobs/{job.id}"}, JobOut)
+    return JobOut(
+        id=job.id,
+        collection=job.collection,
+        state=job.state,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        progress=job.progress,
+        files=job.files,
+        status_url=f"/v1/jobs/{job.id}",
+    )
 
 
 class DocumentController(Controller):
@@ -55,9 +63,9 @@ class DocumentController(Controller):
         services: Services,
         access: Access,
         collection: CollectionParam = None,
-    ) -> DocumentOut:
+    ) -> DocumentInfo:
         name = allowed_collection(services.rag, access, collection)
-        return msgspec.convert(services.rag.document(document_id, name).to_dict(), DocumentOut)
+        return services.rag.document(document_id, name)
 
     @post("/", sync_to_thread=True, status_code=202)
     def upload(
@@ -90,7 +98,7 @@ class DocumentController(Controller):
                 "split the upload"
             )
         name = allowed_collection(rag, access, collection)
-        rag.collection(name, create=True)
+        rag.create_collection(name, exist_ok=True)
         saved = []
         for upload in files:
             target = upload_path(rag.settings.home, name, upload.filename)

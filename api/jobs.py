@@ -16,9 +16,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from index.transactions import immediate_transaction
+from rag.storage import connect, immediate_transaction
 from rag.types import FileOutcome, FileStatus
 
 FileState = Literal["queued", "parsing", "embedding", "done", "failed"]
@@ -53,6 +53,8 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class JobFile:
+    """One uploaded file of a job and what became of it (served as it is)."""
+
     name: str
     state: FileState
     outcome: str | None
@@ -75,26 +77,12 @@ class Job:
         finished = sum(1 for f in self.files if f.state in ("done", "failed"))
         return round(finished / len(self.files), 4) if self.files else 1.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "collection": self.collection,
-            "state": self.state,
-            "created_at": self.created_at,
-            "finished_at": self.finished_at,
-            "progress": self.progress,
-            "files": [f.__dict__ for f in self.files],
-        }
-
 
 class JobStore:
     """Jobs and per-file states in SQLite; safe to use from several threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 

@@ -70,8 +70,9 @@ class ServiceMetrics:
         if not answer.sources:
             self.not_found.inc()
             return
-        self.generated_tokens.inc(answer.usage.get("completion_tokens", 0))
-        if answer.timings.get("tokens_per_second"):
-            self.tokens_per_second.observe(answer.timings["tokens_per_second"])
-        if "first_token_ms" in answer.timings:
-            self.first_token.observe(answer.timings["first_token_ms"] / 1000)
+        self.generated_tokens.inc(answer.usage.completion_tokens)
+        timings = answer.timings
+        if timings.tokens_per_second:
+            self.tokens_per_second.observe(timings.tokens_per_second)
+        if timings.first_token_ms is not None:
+            self.first_token.observe(timings.first_token_ms / 1000)

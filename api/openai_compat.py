@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-import msgspec
 import numpy as np
 from litestar import Controller, get, post
 from litestar.response import ServerSentEvent
@@ -31,20 +30,19 @@ from api.openai_schemas import (
     ChatChoice,
     ChatCompletion,
     ChatRequest,
+    ChatUsage,
     EmbeddingOut,
     EmbeddingsRequest,
     EmbeddingsResponse,
     ModelOut,
     ModelsResponse,
-    Usage,
 )
-from api.schemas import ClaimOut, EvidenceOut, SourceOut
+from api.schemas import source_out
 from api.services import Services
 from api.streaming import EventStream, pieces_in_threads
+from rag import Answer, AnswerStream, InvalidRequest
 from rag.answer.grounding import unsupported_notice
-from rag.answer.stream import AnswerStream
-from rag.errors import InvalidRequest
-from rag.types import Answer
+from rag.jsonable import to_jsonable
 
 DEFAULT_MODEL = "rag"
 
@@ -91,12 +89,12 @@ class OpenAIController(Controller):
             created=int(time.time()),
             model=data.model,
             choices=[ChatChoice(0, AssistantMessage(answer.answer))],
-            usage=msgspec.convert(_usage(answer), Usage),
-            sources=msgspec.convert([s.to_dict() for s in answer.sources], list[SourceOut]),
+            usage=_usage(answer),
+            sources=[source_out(s) for s in answer.sources],
             answer_mode=answer.answer_mode,
             grounding=answer.grounding,
-            evidence=msgspec.convert([e.to_dict() for e in answer.evidence], list[EvidenceOut]),
-            claims=msgspec.convert([c.to_dict() for c in answer.claims], list[ClaimOut]),
+            evidence=answer.evidence,
+            claims=answer.claims,
         )
 
     @post("/embeddings", sync_to_thread=True, status_code=200)
@@ -118,14 +116,11 @@ class OpenAIController(Controller):
         )
 
 
-def _usage(answer: Answer) -> dict[str, int]:
-    prompt = answer.usage.get("prompt_tokens", 0)
-    completion = answer.usage.get("completion_tokens", 0)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+def _usage(answer: Answer) -> ChatUsage:
+    used = answer.usage
+    return ChatUsage(
+        used.prompt_tokens, used.completion_tokens, used.prompt_tokens + used.completion_tokens
+    )
 
 
 def _chunk(
@@ -157,7 +152,7 @@ async def _chunks(
         chunk = _chunk(completion_id, model, {"content": f"\n\n{notice}"}, None)
         yield ServerSentEventMessage(data=json.dumps(chunk))
     last = _chunk(completion_id, model, {}, "stop")
-    last["usage"] = _usage(answer)
+    last["usage"] = to_jsonable(_usage(answer))
     checked = answer.to_dict()
     for key in ("sources", "answer_mode", "grounding", "evidence", "claims"):
         last[key] = checked[key]

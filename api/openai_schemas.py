@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from api.schemas import ClaimOut, EvidenceOut, SourceOut
+from api.schemas import SourceOut
+from rag import Claim, Evidence
 
 
 class ContentPart(msgspec.Struct):
@@ -80,7 +81,7 @@ class ChatChoice(msgspec.Struct):
     finish_reason: str = "stop"
 
 
-class Usage(msgspec.Struct):
+class ChatUsage(msgspec.Struct):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -93,11 +94,11 @@ class ChatCompletion(msgspec.Struct):
     created: int
     model: str
     choices: list[ChatChoice]
-    usage: Usage
+    usage: ChatUsage
     sources: list[SourceOut]
     # The checked answer's extras, as in /v1/ask: who answered, the verdict, quotes, claims.
     answer_mode: str
     grounding: str
-    evidence: list[EvidenceOut]
-    claims: list[ClaimOut]
+    evidence: list[Evidence]
+    claims: list[Claim]
     object: str = "chat.completion"

@@ -5,13 +5,19 @@ from __future__ import annotations
 from functools import partial
 
 import anyio.to_thread
-import msgspec
 from litestar import Controller, post
 from litestar.response import ServerSentEvent
 
 from api.access import allowed_collection
 from api.auth import Access
-from api.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
+from api.schemas import (
+    AskRequest,
+    AskResponse,
+    SearchRequest,
+    SearchResponse,
+    ask_response,
+    passage_out,
+)
 from api.services import Services
 from api.streaming import answer_sse
 
@@ -32,7 +38,7 @@ class QueryController(Controller):
             group_by_document=data.group_by_document,
             where=data.filter.to_filter() if data.filter else None,
         )
-        return msgspec.convert({"results": [p.to_dict() for p in passages]}, SearchResponse)
+        return SearchResponse(results=[passage_out(p) for p in passages])
 
     @post(
         "/ask",
@@ -58,4 +64,4 @@ class QueryController(Controller):
             return answer_sse(stream, metrics.record_answer, metrics.cancelled.inc)
         answer = await anyio.to_thread.run_sync(stream.result)
         services.metrics.record_answer(answer)
-        return msgspec.convert(answer.to_dict(), AskResponse)
+        return ask_response(answer)

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-from index.filters import SearchFilter
-from rag.types import DocumentInfo
+from api.jobs import JobFile
+from rag import (
+    COLLECTION_NAME_PATTERN,
+    MAX_QUERY_CHARS,
+    Answer,
+    Claim,
+    ContextReport,
+    DocumentInfo,
+    Evidence,
+    Passage,
+    SearchFilter,
+    Source,
+    Timings,
+    Usage,
+)
 
-Question = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Question = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUERY_CHARS)]
 TopK = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
@@ -67,43 +80,6 @@ class SearchResponse(msgspec.Struct):
     results: list[PassageOut]
 
 
-class DroppedPassage(msgspec.Struct):
-    path: str
-    page: int | None
-    chunk_id: int
-
-
-class ContextOut(msgspec.Struct):
-    """What the model saw: passages are fitted to its context in rank order."""
-
-    context_size: int
-    prompt_tokens: int
-    answer_tokens_reserved: int
-    used: int
-    last_trimmed: bool
-    dropped: list[DroppedPassage]
-
-
-class EvidenceOut(msgspec.Struct):
-    """A passage sentence (or table row under its header row) quoted verbatim."""
-
-    n: int
-    text: str
-    path: str
-    page: int | None
-
-
-class ClaimOut(msgspec.Struct):
-    """One sentence of the answer: `supported` by passage `n`'s sentence `evidence`, or
-    `unsupported` (`unsupported` lists its figures and names no passage holds), or `no_claim`."""
-
-    text: str
-    verdict: Literal["supported", "unsupported", "no_claim"]
-    n: int | None
-    evidence: str | None
-    unsupported: list[str]
-
-
 class AskResponse(msgspec.Struct):
     """`answer_mode`: "generative", "extractive", or "none" (nothing relevant found);
     `grounding`: "supported", "partly_supported", "unsupported", "not_found" or "unchecked"."""
@@ -111,22 +87,13 @@ class AskResponse(msgspec.Struct):
     answer: str
     sources: list[SourceOut]
     prompt_format: str
-    usage: dict[str, int]
-    context: ContextOut | None
-    timings: dict[str, float]
+    usage: Usage
+    context: ContextReport | None
+    timings: Timings
     answer_mode: str
     grounding: str
-    evidence: list[EvidenceOut]
-    claims: list[ClaimOut]
-
-
-class JobFileOut(msgspec.Struct):
-    name: str
-    state: Literal["queued", "parsing", "embedding", "done", "failed"]
-    outcome: str | None
-    reason: str | None
-    document_id: str | None
-    chunks: int
+    evidence: list[Evidence]
+    claims: list[Claim]
 
 
 class JobOut(msgspec.Struct):
@@ -138,7 +105,7 @@ class JobOut(msgspec.Struct):
     created_at: str
     finished_at: str | None
     progress: float
-    files: list[JobFileOut]
+    files: list[JobFile]
     status_url: str
 
 
@@ -146,18 +113,7 @@ class JobsResponse(msgspec.Struct):
     jobs: list[JobOut]
 
 
-class DocumentOut(msgspec.Struct):
-    id: str
-    path: str
-    file_type: str
-    chunks: int
-    size_bytes: int
-    content_hash: str
-    ingested_at: str
-    metadata: dict[str, Any] = {}
-
-
-CollectionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+CollectionName = Annotated[str, msgspec.Meta(pattern=COLLECTION_NAME_PATTERN)]
 
 
 class CollectionIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -181,6 +137,26 @@ class HealthResponse(msgspec.Struct):
     status: str
 
 
-class ErrorResponse(msgspec.Struct):
-    status_code: int
-    detail: str
+def passage_out(passage: Passage) -> PassageOut:
+    """A passage in the shape `Passage.to_dict` defines (scores rounded, internals left out)."""
+    return msgspec.convert(passage.to_dict(), PassageOut)
+
+
+def source_out(source: Source) -> SourceOut:
+    return msgspec.convert(source.to_dict(), SourceOut)
+
+
+def ask_response(answer: Answer) -> AskResponse:
+    """The answer's library types as they are; only sources are reshaped (flat, rounded)."""
+    return AskResponse(
+        answer=answer.answer,
+        sources=[source_out(s) for s in answer.sources],
+        prompt_format=answer.prompt_format,
+        usage=answer.usage,
+        context=answer.context,
+        timings=answer.timings,
+        answer_mode=answer.answer_mode,
+        grounding=answer.grounding,
+        evidence=answer.evidence,
+        claims=answer.claims,
+    )

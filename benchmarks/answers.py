@@ -38,6 +38,7 @@ from index.filters import SearchFilter
 from rag import RAG, Settings
 from rag.answer.evidence import document_words
 from rag.answer.facts import figure_supported, figures
+from rag.jsonable import to_jsonable
 from rag.types import Answer, Verdict
 
 SQUAD2 = FINANCEBENCH.parent / "squad2-dev"
@@ -75,7 +76,7 @@ def _per_answer(answers: Sequence[tuple[Answer, float, str]]) -> dict[str, Any]:
     with_unsupported = sum(any(c.unsupported for c in a.claims) for a, _, _ in answers)
     unflagged = sum(bool(unflagged_unsupported(a, q)) for a, _, q in answers)
     seconds = [s for _, s, _ in answers]
-    check_share = [a.timings.get("check_ms", 0.0) / 1000 / s for a, s, _ in answers if s > 0]
+    check_share = [(a.timings.check_ms or 0.0) / 1000 / s for a, s, _ in answers if s > 0]
     return {
         "answers_with_unsupported_figure": with_unsupported,
         "unsupported_figures_shown_unflagged": unflagged,
@@ -101,7 +102,7 @@ def _row(answer: Answer, question: str, **extra: Any) -> dict[str, Any]:
         "grounding": answer.grounding,
         "unflagged": unflagged_unsupported(answer, question),
         "evidence": [e.text for e in answer.evidence],
-        "claims": [c.to_dict() for c in answer.claims],
+        "claims": to_jsonable(answer.claims),
         **extra,
     }
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from index.filters import SearchFilter
-from index.transactions import immediate_transaction
+from index.sqlite import connect, immediate_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -164,12 +164,8 @@ class ChunkStore:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = connect(path)
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
         # Stores written before sentence vectors or document context existed get the columns
         # (empty: those chunks search as before).
@@ -500,3 +496,13 @@ class ChunkStore:
                     f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part
                 ).fetchall()
             yield rows  # outside the lock: the caller's work on a batch must not block writers
+
+
+def stored_document_count(path: Path) -> int:
+    """How many documents the store at `path` holds, read without opening it for writing (no
+    schema upgrade, no vectors loaded): cheap enough to list every collection."""
+    db = connect(path, read_only=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM documents").fetchone()[0])
+    finally:
+        db.close()

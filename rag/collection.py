@@ -28,7 +28,9 @@ from rag.errors import CollectionBusy, InvalidRequest, RagError
 
 log = logging.getLogger(__name__)
 
-_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The one definition of a valid collection name (the HTTP schemas use it too).
+COLLECTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_VALID_NAME = re.compile(COLLECTION_NAME_PATTERN)
 STORE_FILE = "chunks.sqlite"
 INDEX_FILE = "vectors.faiss"
 LOCK_FILE = "write.lock"

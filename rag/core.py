@@ -9,19 +9,25 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from index.filters import SearchFilter
-from index.store import DocumentRecord
+from index.store import DocumentRecord, stored_document_count
 from ingest.embed import Embedder, SentenceTransformerEmbedder
 from rag.answer.budget import fit_prompt
+from rag.answer.context import ContextPolicy, answer_context, neighbours
 from rag.answer.markup import ANSWER_STOPS
-from rag.answer.stream import AnswerCheck, AnswerStream, relevant_passages
-from rag.collection import CheckReport, Collection, IndexPolicy, validate_name
+from rag.answer.stream import AnswerCheck, AnswerStream
+from rag.collection import STORE_FILE, CheckReport, Collection, IndexPolicy, validate_name
 from rag.config import Settings
-from rag.errors import CollectionNotFound, DocumentNotFound, ModelNotFound, RagError
+from rag.errors import (
+    CollectionNotFound,
+    DocumentNotFound,
+    InvalidRequest,
+    ModelNotFound,
+    RagError,
+)
 from rag.ingestion.pipeline import (
     IngestOptions,
     Progress,
@@ -34,8 +40,9 @@ from rag.llm.model_paths import default_embed_model
 from rag.llm.protocol import Generator, SamplingOptions
 from rag.prompts.rag_template import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.runtime import configure_process
-from rag.search.rerank import CrossEncoderReranker
-from rag.search.retrieve import Reranker, SearchMode, SearchOptions, check_query, search
+from rag.search.options import SearchMode, SearchOptions, check_query
+from rag.search.rerank import CrossEncoderReranker, Reranker
+from rag.search.retrieve import search
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
 
 
@@ -94,6 +101,8 @@ class RAG:
     def warm_up(self, llm: bool = True) -> None:
         """Load the models now instead of on the first request."""
         _ = self._embedder_dimension()
+        if self.reranker is not None:
+            self.reranker.warm_up()
         if llm:
             self.generator.warm_up()
 
@@ -116,15 +125,36 @@ class RAG:
         root = self._collections_root()
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if (p / "chunks.sqlite").exists())
+        return sorted(p.name for p in root.iterdir() if (p / STORE_FILE).exists())
+
+    def collection_name(self, name: str | None = None) -> str:
+        """The collection a call means: `name` checked, or the configured default."""
+        return validate_name(name or self.settings.collection)
+
+    def collection_sizes(self) -> dict[str, int]:
+        """Documents per collection, read from SQLite alone (no vector index is loaded)."""
+        root = self._collections_root()
+        return {
+            name: stored_document_count(root / name / STORE_FILE) for name in self.collections()
+        }
+
+    def create_collection(self, name: str, *, exist_ok: bool = False) -> str:
+        """Make an empty collection (InvalidRequest when it exists, unless `exist_ok`)."""
+        name = self.collection_name(name)
+        if not exist_ok and name in self.collections():
+            raise InvalidRequest(f"collection {name!r} exists already")
+        self.collection(name, create=True)
+        return name
 
     def collection(self, name: str | None = None, *, create: bool = False) -> Collection:
-        name = validate_name(name or self.settings.collection)
+        """The open collection (models loaded to check it); the API and CLI go through the
+        methods above and below instead of using it directly."""
+        name = self.collection_name(name)
         with self._lock:
             if name in self._collections:
                 return self._collections[name]
             folder = self._collections_root() / name
-            if not create and not (folder / "chunks.sqlite").exists():
+            if not create and not (folder / STORE_FILE).exists():
                 raise CollectionNotFound(
                     f"no collection named {name!r}: ingest documents into it first "
                     f"(rag ingest PATH --collection {name})"
@@ -140,7 +170,7 @@ class RAG:
 
     def rag_prompt(self, collection: str | None = None) -> RagPrompt:
         """The RAG prompt a collection uses: defaults < RAG_RAG_PROMPT_FILE < its prompt.toml."""
-        folder = self._collections_root() / validate_name(collection or self.settings.collection)
+        folder = self._collections_root() / self.collection_name(collection)
         return prompt_for(self.settings.rag_prompt_file, folder)
 
     def set_rag_prompt(self, source: Path | None, collection: str | None = None) -> RagPrompt:
@@ -158,7 +188,7 @@ class RAG:
         return self.rag_prompt(collection)
 
     def delete_collection(self, name: str) -> None:
-        name = validate_name(name)
+        name = self.collection_name(name)
         with self._lock:
             opened = self._collections.pop(name, None)
             if opened is not None:
@@ -264,6 +294,10 @@ class RAG:
             if not target.delete_document(document_id):
                 raise DocumentNotFound(f"no document with id {document_id!r}")
 
+    def chunks_without_sentence_vectors(self, collection: str | None = None) -> int:
+        """How many chunks `add_sentence_vectors` would fill."""
+        return self.collection(collection).count_chunks_without_sentences()
+
     def add_sentence_vectors(
         self, collection: str | None = None, progress: Callable[[int], None] | None = None
     ) -> int:
@@ -296,10 +330,10 @@ class RAG:
             sentence_weight=s.sentence_weight,
             section_weight=s.section_weight,
             context_weight=s.context_weight,
-            group_by_document=group_by_document,
-            where=where or SearchFilter(),
             rerank_candidates=s.rerank_candidates,
             mmr_lambda=s.mmr_lambda,
+            group_by_document=group_by_document,
+            where=where or SearchFilter(),
         )
 
     @property
@@ -327,33 +361,14 @@ class RAG:
         options = self.search_options(
             k, mode=mode, group_by_document=group_by_document, where=where
         )
-        return search(self.collection(collection), self.embedder, query, options, self.reranker)
+        target = self.collection(collection)
+        return search(target, self.embedder, check_query(query), options, self.reranker)
 
     def neighbours(
         self, passage: Passage, before: int = 1, after: int = 1, collection: str | None = None
     ) -> list[Passage]:
         """The passage with the chunks around it in its document, in reading order."""
-        records = self.collection(collection).neighbours(passage.chunk_id, before, after)
-        return [
-            replace(
-                passage,
-                chunk_id=r.id,
-                text=r.text,
-                page=r.page,
-                section=r.section,
-                ordinal=r.ordinal,
-            )
-            for r in records
-        ]
-
-    def _widened(self, passages: list[Passage], collection: str | None) -> list[Passage]:
-        n = self.settings.context_neighbours
-        if n == 0:
-            return passages
-        return [
-            replace(p, text="\n\n".join(q.text for q in self.neighbours(p, n, n, collection)))
-            for p in passages
-        ]
+        return neighbours(self.collection(collection), passage, before, after)
 
     def stream(
         self,
@@ -372,20 +387,26 @@ class RAG:
         and the LLM is not called. In extractive mode the answer quotes the passage sentences
         that best answer, and no LLM is called either. `max_tokens`, `temperature` and `mode`
         override the settings for this question.
+
+        The question flows one way: checked once, its collection opened once, searched, the
+        context built (relevance cut, neighbours), then answered and checked.
         """
         question = check_query(question)
         s = self.settings
-        found = self.search(question, k, collection, where=where)
-        template = self.rag_prompt(collection)
-        passages = relevant_passages(found, s.min_similarity, s.context_min_relative_score)
+        target = self.collection(collection)
+        template = prompt_for(s.rag_prompt_file, target.folder)
+        found = search(
+            target, self.embedder, question, self.search_options(k, where=where), self.reranker
+        )
+        policy = ContextPolicy(s.min_similarity, s.context_min_relative_score, s.context_neighbours)
+        passages = answer_context(target, found, policy)
         if not passages:
             return AnswerStream.not_found(template.not_found)
-        passages = self._widened(passages, collection)
         check = AnswerCheck(
             question=question,
             embedder=self.embedder,
             not_found=template.not_found,
-            stored=self.collection(collection).sentence_vectors,
+            stored=target.sentence_vectors,
             unsupported=s.unsupported_claims,
             claims=s.check_answers,
         )

@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.core import RAG
 from rag.errors import InvalidRequest
-from rag.search.retrieve import SearchMode
+from rag.search.options import SearchMode
 from rag.types import IngestReport
 
 RECORD_PREFIX = "record:"
@@ -141,13 +141,10 @@ def evaluate(
     queries = read_queries(folder, set(qrels))
     name = collection or f"eval-{folder.name}"
     ingest_corpus(rag, folder, name)
-    options = rag.search_options(100, mode=mode, group_by_document=True)
-    target = rag.collection(name)
+    searched_mode = mode or rag.settings.search_mode
 
     def search(text: str) -> list[tuple[str, float]]:
-        from rag.search.retrieve import search as run_search
-
-        passages = run_search(target, rag.embedder, text, options, rag.reranker)
+        passages = rag.search(text, 100, name, mode=searched_mode, group_by_document=True)
         return [(p.path.removeprefix(RECORD_PREFIX), p.score) for p in passages]
 
     try:
@@ -159,7 +156,7 @@ def evaluate(
     return EvalReport(
         dataset=folder.name,
         split=split,
-        mode=options.mode,
+        mode=searched_mode,
         queries=len(queries),
         ndcg_at_10=metrics["nDCG@10"],
         recall_at_10=metrics["R@10"],

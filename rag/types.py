@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import msgspec
+
+from rag.jsonable import to_jsonable
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,6 @@ class Evidence:
     path: str
     page: int | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class Verdict(StrEnum):
     SUPPORTED = "supported"
@@ -83,14 +84,42 @@ class Claim:
     evidence: str | None = None
     unsupported: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "verdict": str(self.verdict),
-            "n": self.n,
-            "evidence": self.evidence,
-            "unsupported": list(self.unsupported),
-        }
+
+class Usage(msgspec.Struct, frozen=True):
+    """Tokens the language model read and wrote for one answer (zero when none was called)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Timings(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How long one answer took, in milliseconds; a stage that did not run is left out (no
+    generation times for an extractive answer, no `check_ms` when nothing was checked)."""
+
+    first_token_ms: float | None = None
+    total_ms: float | None = None
+    tokens_per_second: float | None = None
+    check_ms: float | None = None
+
+
+class DroppedPassage(msgspec.Struct, frozen=True):
+    """A retrieved passage that did not fit the model's context."""
+
+    path: str
+    page: int | None
+    chunk_id: int
+
+
+class ContextReport(msgspec.Struct, frozen=True):
+    """What the model saw: passages are fitted to its context in rank order; the first that does
+    not fit is cut at a sentence boundary (`last_trimmed`), the rest are `dropped`."""
+
+    context_size: int
+    prompt_tokens: int
+    answer_tokens_reserved: int
+    used: int
+    last_trimmed: bool
+    dropped: list[DroppedPassage]
 
 
 @dataclass(frozen=True)
@@ -102,11 +131,10 @@ class Answer:
     answer: str
     sources: list[Source]
     prompt_format: str
-    usage: dict[str, int] = field(default_factory=dict)
-    # What the model saw: context size, prompt tokens, passages used, trimmed and dropped.
-    context: dict[str, Any] = field(default_factory=dict)
-    # first_token_ms, total_ms, tokens_per_second of the generation (empty without one).
-    timings: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    # What the model saw (None when no model was called).
+    context: ContextReport | None = None
+    timings: Timings = field(default_factory=Timings)
     evidence: list[Evidence] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     answer_mode: str = "none"
@@ -117,13 +145,13 @@ class Answer:
             "answer": self.answer,
             "answer_mode": self.answer_mode,
             "grounding": self.grounding,
-            "evidence": [e.to_dict() for e in self.evidence],
-            "claims": [c.to_dict() for c in self.claims],
+            "evidence": to_jsonable(self.evidence),
+            "claims": to_jsonable(self.claims),
             "sources": [s.to_dict() for s in self.sources],
             "prompt_format": self.prompt_format,
-            "usage": dict(self.usage),
-            "context": dict(self.context) or None,
-            "timings": dict(self.timings),
+            "usage": to_jsonable(self.usage),
+            "context": to_jsonable(self.context),
+            "timings": to_jsonable(self.timings),
         }
 
 
@@ -151,9 +179,6 @@ class FileOutcome:
     ocr_pages: int = 0
     ocr_seconds: float = 0.0
     attachments: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": str(self.status)}
 
 
 @dataclass(frozen=True)
@@ -194,7 +219,7 @@ class IngestReport:
             "ocr_pages": self.ocr_pages,
             "ocr_seconds": round(self.ocr_seconds, 3),
             "seconds": round(self.seconds, 3),
-            "files": [f.to_dict() for f in self.files],
+            "files": to_jsonable(self.files),
         }
 
 
@@ -212,6 +237,3 @@ class DocumentInfo:
     content_hash: str
     ingested_at: str
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -20,7 +20,7 @@ from rag import RAG, Settings
 from rag.answer.stream import AnswerCheck, AnswerStream
 from rag.cli import cli
 from rag.llm.llama_cpp_backend import LlamaCppGenerator
-from rag.types import Answer, Passage
+from rag.types import Answer, Passage, Usage
 
 REPORT = """# Apple quarterly report
 
@@ -135,7 +135,7 @@ def test_extractive_answer_quotes_the_table_row_with_its_headers(
     quotes = "\n".join(e.text for e in answer.evidence)
     assert "35255" in quotes and "Gross margin" in quotes and "Q3 2021" in quotes
     assert "35255" in answer.answer and answer.grounding == "supported"
-    assert answer.usage == {}  # no LLM was called
+    assert answer.usage == Usage()  # no LLM was called
     cited = [s.n for s in answer.sources if s.cited]
     assert cited and all(e.n in cited for e in answer.evidence)
 

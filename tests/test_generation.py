@@ -57,8 +57,8 @@ def test_passages_fill_the_context_in_rank_order_last_trimmed_rest_dropped(
     assert last.text.endswith("closed.")  # cut at a sentence boundary
     assert [p.chunk_id for p in fitted.dropped] == [p.chunk_id for p in passages[len(used) :]]
     report = fitted.report()
-    assert report["used"] == len(used) and report["last_trimmed"] is True
-    assert [d["path"] for d in report["dropped"]] == [p.path for p in fitted.dropped]
+    assert report.used == len(used) and report.last_trimmed is True
+    assert [d.path for d in report.dropped] == [p.path for p in fitted.dropped]
 
 
 def test_a_question_too_long_for_the_context_is_refused(
@@ -91,9 +91,10 @@ def test_collection_prompt_and_context_report_reach_the_answer(
     assert stream.prompt is not None
     assert stream.prompt.messages[0]["content"].startswith("You are the archive clerk.")
     answer = stream.result()
-    assert answer.context["used"] == len(answer.sources) >= 1
-    assert answer.context["prompt_tokens"] == answer.usage["prompt_tokens"]
-    assert answer.timings["first_token_ms"] > 0
+    assert answer.context is not None
+    assert answer.context.used == len(answer.sources) >= 1
+    assert answer.context.prompt_tokens == answer.usage.prompt_tokens
+    assert answer.timings.first_token_ms > 0
     assert rag.ask("Quantum chromodynamics of gluon plasma?").answer == (
         "The archive has nothing on that."
     )
@@ -192,7 +193,7 @@ def test_openai_backend_answers_through_a_real_llama_cpp_server(
         assert answer.prompt_format == "server"
         assert Path(answer.sources[0].passage.path).name == "report.pdf"
         assert "PURPLE-42" in answer.answer
-        assert answer.usage["completion_tokens"] > 0
+        assert answer.usage.completion_tokens > 0
 
         unknown = OpenAICompatibleGenerator(f"http://127.0.0.1:{free_port()}/v1", "x")
         with pytest.raises(Exception, match="cannot reach the LLM server"):

@@ -28,7 +28,7 @@ def test_question_answered_only_by_pdf_page_two_cites_that_page(
     assert answer.answer.strip()
     assert "PURPLE-42" in answer.answer
     assert answer.prompt_format == "gguf-template"
-    assert answer.usage["prompt_tokens"] > 0
+    assert answer.usage.prompt_tokens > 0
 
 
 def test_search_returns_scored_passages_with_locations(rag: RAG, mixed_folder: Path) -> None:
@@ -49,7 +49,7 @@ def test_stream_yields_pieces_then_the_cited_answer(rag: RAG, mixed_folder: Path
     assert len(pieces) > 1
     result = stream.result()
     assert result.answer == extract_citations("".join(pieces), len(stream.passages))[0]
-    assert result.usage["completion_tokens"] == rag.generator.count_tokens("".join(pieces))
+    assert result.usage.completion_tokens == rag.generator.count_tokens("".join(pieces))
 
 
 def test_reingest_skips_unchanged_and_replaces_changed(rag: RAG, tmp_path: Path) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rag.errors import InvalidRequest
 from rag.llm.protocol import Generator
 from rag.prompts.chat_formats import Message
 from rag.prompts.rag_template import RagPrompt
-from rag.types import Passage
+from rag.types import ContextReport, DroppedPassage, Passage
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -31,18 +30,16 @@ class FittedPrompt:
     max_answer_tokens: int
     context_size: int
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> ContextReport:
         """Which passages the model saw, for the response."""
-        return {
-            "context_size": self.context_size,
-            "prompt_tokens": self.prompt_tokens,
-            "answer_tokens_reserved": self.max_answer_tokens,
-            "used": len(self.passages),
-            "last_trimmed": self.trimmed,
-            "dropped": [
-                {"path": p.path, "page": p.page, "chunk_id": p.chunk_id} for p in self.dropped
-            ],
-        }
+        return ContextReport(
+            context_size=self.context_size,
+            prompt_tokens=self.prompt_tokens,
+            answer_tokens_reserved=self.max_answer_tokens,
+            used=len(self.passages),
+            last_trimmed=self.trimmed,
+            dropped=[DroppedPassage(p.path, p.page, p.chunk_id) for p in self.dropped],
+        )
 
 
 def sentences(text: str) -> list[str]:

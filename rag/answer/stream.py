@@ -22,33 +22,11 @@ from rag.answer.evidence import candidates as evidence_candidates
 from rag.answer.grounding import UnsupportedPolicy, apply_policy, check_claims
 from rag.answer.markup import CITATION, cited_numbers, strip_markup
 from rag.llm.protocol import Generator, SamplingOptions
-from rag.types import Answer, Claim, Evidence, Passage, Source, Verdict
+from rag.types import Answer, Claim, Evidence, Passage, Source, Timings, Usage, Verdict
 
 # "[Passage 2]", "[source 2]", "[2-4]": written by models, normalised to "[2]", "[2, 3, 4]".
 _NAMED_CITATION = re.compile(r"\[(?:passage|source|document|doc)\s*(\d+)\]", re.IGNORECASE)
 _RANGE_CITATION = re.compile(r"\[(\d+)\s*[-–]\s*(\d+)\]")
-
-
-def relevant_passages(
-    passages: Sequence[Passage], min_similarity: float, min_relative: float
-) -> list[Passage]:
-    """Passages similar enough to the question to be worth the LLM's attention.
-
-    A passage is kept when its cosine similarity is at least `min_similarity` and at least
-    `min_relative` times the best passage's. An empty list means "not in your documents".
-
-    >>> from rag.types import Passage
-    >>> hits = [Passage(i, "d", "p", None, None, 0, "t", s) for i, s in enumerate([.6, .4, .1])]
-    >>> [p.similarity for p in relevant_passages(hits, 0.2, 0.5)]
-    [0.6, 0.4]
-    >>> relevant_passages(hits[2:], 0.2, 0.5)
-    []
-    """
-    if not passages:
-        return []
-    best = max(p.similarity for p in passages)
-    floor = max(min_similarity, best * min_relative if best > 0 else best)
-    return [p for p in passages if p.similarity >= floor]
 
 
 def extract_citations(answer: str, sources: int) -> tuple[str, set[int]]:
@@ -208,16 +186,17 @@ class AnswerStream:
         if close is not None:
             close()
 
-    def _timings(self, completion_tokens: int) -> dict[str, float]:
+    def _timings(self, completion_tokens: int, check_ms: float | None) -> Timings:
         if self._started is None or self._first_piece is None or self._finished is None:
-            return {}
+            return Timings(check_ms=check_ms)
         decode = self._finished - self._first_piece
         rate = (completion_tokens - 1) / decode if completion_tokens > 1 and decode > 0 else 0.0
-        return {
-            "first_token_ms": round((self._first_piece - self._started) * 1000, 2),
-            "total_ms": round((self._finished - self._started) * 1000, 2),
-            "tokens_per_second": round(rate, 2),
-        }
+        return Timings(
+            first_token_ms=round((self._first_piece - self._started) * 1000, 2),
+            total_ms=round((self._finished - self._started) * 1000, 2),
+            tokens_per_second=round(rate, 2),
+            check_ms=check_ms,
+        )
 
     def result(self) -> Answer:
         """The whole answer; consumes the rest of the stream if it was not read to the end."""
@@ -227,7 +206,7 @@ class AnswerStream:
         text, cited = extract_citations(strip_markup(raw), len(self.passages))
         checked = self._checked(text)
         extra: dict[str, Any] = {}
-        check_timing: dict[str, float] = {}
+        check_ms: float | None = None
         if checked is not None:
             text, cited = checked.answer, cited_numbers(checked.answer)
             extra = {
@@ -236,21 +215,21 @@ class AnswerStream:
                 "answer_mode": checked.answer_mode,
                 "grounding": checked.grounding,
             }
-            check_timing = {"check_ms": round(self._check_ms, 2)}
+            check_ms = round(self._check_ms, 2)
         sources = [
             Source(n=n, passage=p, cited=n in cited) for n, p in enumerate(self.passages, start=1)
         ]
         if self.prompt is None:
-            return Answer(text, sources, self._format_name, timings=check_timing, **extra)
+            timings = Timings(check_ms=check_ms)
+            return Answer(text, sources, self._format_name, timings=timings, **extra)
         completion = self._count_tokens(raw) if self._count_tokens and raw else 0
-        usage = {"prompt_tokens": self.prompt.prompt_tokens, "completion_tokens": completion}
         return Answer(
             answer=text,
             sources=sources,
             prompt_format=self._format_name,
-            usage=usage,
+            usage=Usage(self.prompt.prompt_tokens, completion),
             context=self.prompt.report(),
-            timings={**self._timings(completion), **check_timing},
+            timings=self._timings(completion, check_ms),
             **extra,
         )
 

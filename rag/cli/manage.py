@@ -26,7 +26,7 @@ def documents_list(ctx: click.Context, collection: str | None, as_json: bool) ->
     with user_errors():
         docs = engine(ctx).documents(collection)
     if as_json:
-        emit_json({"documents": [d.to_dict() for d in docs]})
+        emit_json({"documents": docs})
         return
     for doc in docs:
         click.echo(f"{doc.id}  {doc.chunks:5d} chunks  {doc.file_type:8s} {doc.path}")
@@ -88,7 +88,7 @@ def collections_add_sentences(ctx: click.Context, name: str | None, as_json: boo
     Safe to interrupt: the next run goes on where it stopped."""
     with user_errors():
         library = engine(ctx)
-        todo = library.collection(name).count_chunks_without_sentences()
+        todo = library.chunks_without_sentence_vectors(name)
         with click.progressbar(
             length=todo,
             label="sentence vectors",

@@ -8,9 +8,9 @@ from typing import Any, Literal, cast
 
 import click
 
-from index.filters import SearchFilter
+from rag import SearchFilter
 from rag.cli.output import collection_option, emit_json, engine, json_option, k_option, user_errors
-from rag.search.retrieve import SearchMode
+from rag.search.options import SearchMode
 from rag.types import Answer, Passage
 
 
@@ -190,10 +190,10 @@ def ask(
         answer = stream.result()
         _print_check(answer, "".join(pieces))
         _print_sources(answer)
-        dropped = len((answer.context or {}).get("dropped", []))
-        if dropped:
+        context = answer.context
+        if context is not None and context.dropped:
             click.echo(
-                f"({dropped} more passages did not fit the model's context of "
-                f"{answer.context['context_size']} tokens)",
+                f"({len(context.dropped)} more passages did not fit the model's context of "
+                f"{context.context_size} tokens)",
                 err=True,
             )

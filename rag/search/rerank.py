@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rag.errors import ModelNotFound
 
 if TYPE_CHECKING:
     from sentence_transformers import CrossEncoder
+
+
+class Reranker(Protocol):
+    """Scores (query, passage) pairs jointly; slower and sharper than the first-stage search."""
+
+    def warm_up(self) -> None: ...
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]: ...
 
 
 class CrossEncoderReranker:
