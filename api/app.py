@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, args=(services,), daemon=True).start()
-        services.runner.start()
+        services.start()
         try:
             yield
         finally:

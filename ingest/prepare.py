@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.chunk import Chunk, TokenCounter, chunk_elements
+from ingest.chunk import Chunk, chunk_elements
 from ingest.context import document_context
 from ingest.elements import Element, ParsedFile, ParseOptions
 from ingest.errors import IngestError
 from ingest.parse import parse_file
-from ingest.tokens import token_counter
+from ingest.tokens import TokenCounter, token_counter
 
 # How a document found inside another is named: `mail.msg › report.pdf`.
 ATTACHMENT_SEPARATOR = " › "

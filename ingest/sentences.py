@@ -1,4 +1,8 @@
-"""Split a chunk into sentences, so each one can get its own vector.
+"""Where sentences end: the one home of the sentence rules every step uses.
+
+`split_sentences` splits a chunk into sentences, so each one can get its own vector (and the
+answer check can quote them); `split_at_sentence_ends` is the looser cut the chunker and the
+context budget use to break a too-long text between sentences.
 
 A 200-token chunk's vector averages everything in it; a question about one finding in the
 middle of a paragraph matches that finding's sentence far better than the whole chunk. A plain
@@ -15,12 +19,23 @@ import numpy as np
 
 from ingest.embed import Embedder
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 # In a chunk holding table rows (ingest/tables.py writes them "label — header: value" or as
 # Markdown rows), a single line break ends a row, the caption or the header row. Elsewhere a
 # single line break is only a wrapped line.
 _LINE = re.compile(r"(?<!\n)\n(?!\n)")
 _TABLE_ROW = re.compile(r"^(\|.*\||.+ — .+: .+)$", re.MULTILINE)
+
+
+def split_at_sentence_ends(text: str) -> list[str]:
+    """`text` cut after every `.`, `!` or `?` followed by space: the places a too-long text may
+    be broken without cutting a sentence in two.
+
+    >>> split_at_sentence_ends("One. Two!  three")
+    ['One.', 'Two!', 'three']
+    """
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
 def split_sentences(text: str) -> list[str]:

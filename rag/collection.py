@@ -24,6 +24,7 @@ from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDo
 from index.vectors import FaissIndex, ivf_list_count
 from ingest.embed import Embedder
 from ingest.sentences import sentence_vectors
+from rag.config import Settings
 from rag.errors import CollectionBusy, InvalidRequest, RagError
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,16 @@ LOCK_FILE = "write.lock"
 
 @dataclass(frozen=True)
 class IndexPolicy:
-    """Which FAISS index a collection uses: exact while small, approximate (IVF) when large."""
+    """Which FAISS index a collection uses: exact while small, approximate (IVF) when large.
+    `RAG` fills it from `Settings` (RAG_INDEX_TYPE, RAG_IVF_MIN_VECTORS, RAG_IVF_NPROBE)."""
 
-    kind: Literal["auto", "flat", "ivf"] = "auto"
-    ivf_min_vectors: int = 250_000
-    nprobe: int = 32
+    kind: Literal["auto", "flat", "ivf"]
+    ivf_min_vectors: int
+    nprobe: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexPolicy:
+        return cls(settings.index_type, settings.ivf_min_vectors, settings.ivf_nprobe)
 
     def wants_ivf(self, vectors: int, is_ivf: bool) -> bool:
         if vectors < _IVF_FLOOR or self.kind == "flat":
@@ -120,7 +126,7 @@ class Collection:
         policy: IndexPolicy | None = None,
     ) -> None:
         self.name = validate_name(name)
-        self._policy = policy or IndexPolicy()
+        self._policy = policy or IndexPolicy.from_settings(Settings())
         self.folder = folder
         self._store = ChunkStore(folder / STORE_FILE)
         self._check_model(embed_model, dimension)

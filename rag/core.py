@@ -161,7 +161,7 @@ class RAG:
                 )
             folder.mkdir(parents=True, exist_ok=True)
             s = self.settings
-            policy = IndexPolicy(s.index_type, s.ivf_min_vectors, s.ivf_nprobe)
+            policy = IndexPolicy.from_settings(s)
             opened = Collection(
                 name, folder, self.embedder.name, self._embedder_dimension(), policy
             )

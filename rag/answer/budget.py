@@ -7,17 +7,15 @@ cut at a sentence boundary, and the rest are dropped and reported.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from ingest.sentences import split_at_sentence_ends
 from rag.errors import InvalidRequest
 from rag.llm.protocol import Generator
 from rag.prompts.chat_formats import Message
 from rag.prompts.rag_template import RagPrompt
 from rag.types import ContextReport, DroppedPassage, Passage
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -40,14 +38,6 @@ class FittedPrompt:
             last_trimmed=self.trimmed,
             dropped=[DroppedPassage(p.path, p.page, p.chunk_id) for p in self.dropped],
         )
-
-
-def sentences(text: str) -> list[str]:
-    """
-    >>> sentences("One. Two!  Three")
-    ['One.', 'Two!', 'Three']
-    """
-    return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
 def fit_prompt(
@@ -99,7 +89,7 @@ def _longest_fitting_cut(
     budget: int,
 ) -> tuple[Passage, tuple[list[Message], int]] | None:
     """The passage cut to its most leading sentences that fit, or None if not even one does."""
-    parts = sentences(passage.text)
+    parts = split_at_sentence_ends(passage.text)
     best: tuple[Passage, tuple[list[Message], int]] | None = None
     low, high = 1, len(parts) - 1
     while low <= high:

@@ -37,16 +37,18 @@ from rag.types import FileOutcome, FileStatus, IngestReport
 
 @dataclass(frozen=True)
 class IngestOptions:
+    """How one ingest run works; `RAG` fills it from `Settings`, where the defaults live."""
+
     chunk_tokens: int
     max_file_bytes: int
     parse_workers: int
-    embed_batch_chunks: int = 2048
-    sentence_vectors: bool = True
-    prune: bool = False
-    ocr: bool = True
-    table_rows: bool = True
-    parse_timeout_s: float = 600.0
-    document_context: bool = True
+    embed_batch_chunks: int
+    sentence_vectors: bool
+    prune: bool
+    ocr: bool
+    table_rows: bool
+    parse_timeout_s: float
+    document_context: bool
 
 
 # Runs with fewer files than this parse in-process: starting workers costs a few seconds.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import ModelNotFound
 from rag.llm.model_files import check_model_path
 from rag.llm.protocol import SamplingOptions
+from rag.optional import require
 from rag.prompts.chat_formats import (
     BUILTIN_FORMATS,
     FormatChoice,
@@ -160,12 +161,13 @@ def _format_for(llama: Llama, override: str | None, formats: FormatRegistry) -> 
 
 
 def _load_llama(spec: str, n_ctx_limit: int, n_threads: int, n_gpu_layers: int) -> Llama:
-    try:
-        from llama_cpp import Llama, llama_supports_gpu_offload
-    except ImportError as exc:
-        raise ModelNotFound(
-            "llama-cpp-python is not installed; run scripts/bootstrap.sh (it builds it safely)"
-        ) from exc
+    require(
+        "llama_cpp",
+        package="llama-cpp-python",
+        feature="the llama-cpp backend (RAG_LLM_BACKEND=llama-cpp)",
+        install="run scripts/bootstrap.sh (it builds it safely), or use RAG_LLM_BACKEND=openai",
+    )
+    from llama_cpp import Llama, llama_supports_gpu_offload
 
     options: dict[str, Any] = {
         "n_threads": n_threads,

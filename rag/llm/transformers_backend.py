@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import ModelNotFound
 from rag.llm.model_files import check_model_path
 from rag.llm.protocol import SamplingOptions, hold_back_stops
+from rag.optional import require
 from rag.prompts.chat_formats import (
     BUILTIN_FORMATS,
     FormatChoice,
@@ -77,6 +78,12 @@ class TransformersGenerator:
             return self._loaded_parts
 
     def _load(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, FormatChoice]:
+        require(
+            "transformers",
+            package="transformers",
+            feature="the transformers backend (RAG_LLM_BACKEND=transformers)",
+            install="pip install transformers torch",
+        )
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
