@@ -14,7 +14,7 @@ of `index` or `ingest`.
 from index.filters import SearchFilter
 from ingest.embed import Embedder
 from rag.answer.stream import AnswerStream
-from rag.collection import COLLECTION_NAME_PATTERN, CheckReport
+from rag.collection import COLLECTION_NAME_PATTERN, CheckReport, Collection
 from rag.config import Settings
 from rag.core import RAG
 from rag.errors import (
@@ -59,6 +59,7 @@ __all__ = [
     "AnswerStream",
     "CheckReport",
     "Claim",
+    "Collection",
     "CollectionBusy",
     "CollectionNotFound",
     "ContextReport",

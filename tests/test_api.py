@@ -87,7 +87,7 @@ def test_errors_are_json_with_a_clear_message(client: TestClient, tmp_path: Path
 
 
 def test_asking_an_empty_collection_is_a_4xx(client: TestClient, rag: RAG) -> None:
-    rag.collection("fresh", create=True)
+    rag.create_collection("fresh")
     response = client.post("/v1/ask", json={"question": "anything", "collection": "fresh"})
     assert response.status_code == 409
     assert "empty" in response.json()["detail"]

@@ -139,7 +139,7 @@ def test_clear_errors_for_bad_questions_and_missing_collections(rag: RAG, tmp_pa
         rag.ask("anything", collection="nope")
     with pytest.raises(InvalidRequest, match="invalid collection name"):
         rag.search("x", collection="../etc")
-    rag.collection("empty", create=True)
+    rag.create_collection("empty")
     with pytest.raises(EmptyCollection, match="empty"):
         rag.ask("anything", collection="empty")
     rag.ingest([write_markdown(tmp_path / "a.md")])
