@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.ingest import SCIFACT
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
+from ingest.embed_runtime import make_embedder
 from rag import RAG, Settings
 from rag.evaluate import evaluate
 from rag.llm.model_paths import default_embed_model
@@ -43,9 +44,10 @@ ABLATION: list[tuple[str, dict[str, Any]]] = [
 
 
 def evaluate_with(
-    args: argparse.Namespace, embedder: SentenceTransformerEmbedder, overrides: dict[str, Any]
+    args: argparse.Namespace, embedder: Embedder, overrides: dict[str, Any]
 ) -> dict[str, Any]:
-    settings = Settings(home=args.home).model_copy(update=overrides)
+    pooling = {"sentence_pooling": args.sentence_pooling}
+    settings = Settings(home=args.home).model_copy(update={**pooling, **overrides})
     with RAG(settings=settings, embedder=embedder) as rag:
         report = evaluate(rag, args.dataset, args.split, collection=args.collection, keep=True)
         return report.to_dict()
@@ -58,8 +60,11 @@ def main() -> None:
     parser.add_argument("--collection", default="eval-bench")
     parser.add_argument("--split", default="test")
     parser.add_argument("--grid", action="store_true", help="Search fusion parameters instead.")
+    parser.add_argument("--runtime", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--sentence-pooling", choices=["separate", "pooled"], default="separate")
+    parser.add_argument("--default-only", action="store_true", help="Only the default row.")
     args = parser.parse_args()
-    embedder = SentenceTransformerEmbedder(default_embed_model())
+    embedder = make_embedder(default_embed_model(), args.runtime, Settings().model_cache / "onnx")
 
     if args.grid:
         # Fusion weights (dense, lexical, best sentence); run it on the train split only.
@@ -79,7 +84,7 @@ def main() -> None:
         return
 
     print(f"{'configuration':52s} nDCG@10 R@10  R@100 MRR@10 p50 ms")
-    for label, overrides in ABLATION:
+    for label, overrides in ABLATION[-1:] if args.default_only else ABLATION:
         r = evaluate_with(args, embedder, overrides)
         print(
             f"{label:52s} {r['ndcg@10']:.4f}  {r['recall@10']:.3f} {r['recall@100']:.3f} "

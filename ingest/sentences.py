@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -64,6 +65,57 @@ def own_sentences(text: str) -> list[str]:
     """
     pieces = split_sentences(text)
     return pieces if len(pieces) > 1 else []
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where `own_sentences(text)` lie in `text`, as (start, end) character offsets.
+
+    >>> text = "A claim. Its evidence."
+    >>> [text[a:b] for a, b in sentence_spans(text)]
+    ['A claim.', 'Its evidence.']
+    """
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    for piece in own_sentences(text):
+        start = text.find(piece, cursor)
+        if start < 0:  # cannot happen: pieces are stripped slices of text, in order
+            return []
+        spans.append((start, start + len(piece)))
+        cursor = start + len(piece)
+    return spans
+
+
+class SpanEmbedder(Embedder, Protocol):
+    """An embedder that also pools vectors for character spans of each text from the same
+    forward pass (ingest/onnx_embed.py)."""
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def embed_chunks(
+    embedder: Embedder, searched: Sequence[str], texts: Sequence[str], pooled: bool
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Chunk vectors (of `searched`: the chunk text behind its document's context line) and
+    each chunk's sentence vectors (of the sentences of `texts`, the chunk text alone).
+
+    `pooled` takes the sentence vectors from the chunk's own forward pass (mean of the tokens of
+    each sentence), which costs almost nothing beyond the chunk vectors; otherwise each sentence
+    is embedded on its own (`sentence_vectors`).
+    """
+    if pooled and hasattr(embedder, "embed_with_spans"):
+        spans = []
+        for whole, text in zip(searched, texts, strict=True):
+            shift = len(whole) - len(text)  # the chunk text ends the searched text
+            spans.append([(a + shift, b + shift) for a, b in sentence_spans(text)])
+        vectors, pooled_vectors = cast(SpanEmbedder, embedder).embed_with_spans(searched, spans)
+        return vectors, [
+            rows if len(rows) else vectors[i].reshape(1, -1)
+            for i, rows in enumerate(pooled_vectors)
+        ]
+    vectors = embedder.embed(searched)
+    return vectors, sentence_vectors(embedder, texts, vectors)
 
 
 def sentence_vectors(

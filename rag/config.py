@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default=True,
         description="Also embed every sentence of a chunk at ingest (about twice the embedding "
         "time); hybrid search uses them to rank chunks. Off: faster ingest, weaker search.",
+    )
+    sentence_pooling: Literal["separate", "pooled"] = Field(
+        default="separate",
+        description="How sentence vectors are made: 'separate' embeds each sentence on its own; "
+        "'pooled' averages the sentence's tokens from the chunk's own forward pass (nearly free; "
+        "ONNX runtime only, torch embeds separately).",
     )
     section_weight: float = Field(
         default=0.25, ge=0, description="BM25 weight of section titles against chunk text."
@@ -204,6 +210,17 @@ class Settings(BaseSettings):
         "keys, `rag serve` listens on localhost only.",
     )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
+    embed_runtime: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="What runs the embedding model: 'onnx' (ONNX Runtime, int8 weights, exported "
+        "once from the local model folder into RAG_MODEL_CACHE), 'torch' (sentence-transformers),"
+        " or 'auto': ONNX on a CPU-only machine for a local model folder, torch on a GPU or for a "
+        "hub id. Vectors of both stay at cosine >= 0.99, so collections need no re-embedding.",
+    )
+    model_cache: Path = Field(
+        default_factory=lambda: Path(user_cache_dir("localrag", appauthor=False)),
+        description="Where models converted for a runtime (the ONNX export) are kept.",
+    )
     ingest_batch_chunks: int = Field(
         default=1024,
         ge=1,

@@ -14,7 +14,8 @@ from typing import Literal
 
 from index.filters import SearchFilter
 from index.store import DocumentRecord, stored_document_count
-from ingest.embed import Embedder, SentenceTransformerEmbedder
+from ingest.embed import Embedder
+from ingest.embed_runtime import make_embedder
 from rag.answer.budget import fit_prompt
 from rag.answer.context import ContextPolicy, answer_context, neighbours
 from rag.answer.markup import ANSWER_STOPS
@@ -86,8 +87,9 @@ class RAG:
         with self._lock:
             if self._embedder is None:
                 model = self.settings.embed_model or default_embed_model()
-                self._embedder = SentenceTransformerEmbedder(
-                    model, batch_size=self.settings.embed_batch_size
+                s = self.settings
+                self._embedder = make_embedder(
+                    model, s.embed_runtime, s.model_cache / "onnx", batch_size=s.embed_batch_size
                 )
             return self._embedder
 
@@ -220,6 +222,7 @@ class RAG:
             parse_workers=s.parse_workers,
             embed_batch_chunks=s.ingest_batch_chunks,
             sentence_vectors=s.sentence_vectors,
+            sentence_pooling=s.sentence_pooling,
             prune=prune,
             ocr=s.ocr,
             table_rows=s.table_rows,

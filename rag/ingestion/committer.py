@@ -20,7 +20,7 @@ from index.store import NewChunk, NewDocument
 from ingest.chunk import Chunk
 from ingest.embed import Embedder
 from ingest.prepare import ATTACHMENT_SEPARATOR, PreparedDocument, PreparedPart
-from ingest.sentences import sentence_vectors
+from ingest.sentences import embed_chunks
 from rag.collection import Collection
 from rag.types import FileOutcome, FileStatus
 
@@ -71,11 +71,13 @@ class Committer:
         progress: Progress,
         batch_chunks: int,
         sentence_vectors: bool,
+        pooled_sentences: bool,
     ) -> None:
         self._collection = collection
         self._embedder = embedder
         self._batch_chunks = batch_chunks
         self._sentence_vectors = sentence_vectors
+        self._pooled_sentences = pooled_sentences
         self._report = report
         self._progress = progress
         self._pending: list[PreparedDocument] = []
@@ -107,12 +109,13 @@ class Committer:
             for _, (_, part) in parts
             for chunk in part.chunks
         ]
-        vectors = self._embedder.embed(searched)
-        sentences: Sequence[np.ndarray | None] = (
-            sentence_vectors(self._embedder, texts, vectors)
-            if self._sentence_vectors
-            else [None] * len(texts)
-        )
+        sentences: Sequence[np.ndarray | None]
+        if self._sentence_vectors:
+            vectors, sentences = embed_chunks(
+                self._embedder, searched, texts, self._pooled_sentences
+            )
+        else:
+            vectors, sentences = self._embedder.embed(searched), [None] * len(texts)
         offset = 0
         for doc, (document, part) in parts:
             rows = []

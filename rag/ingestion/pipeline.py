@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ingest.discover import iter_files
 from ingest.elements import ParseOptions
@@ -44,6 +44,7 @@ class IngestOptions:
     parse_workers: int
     embed_batch_chunks: int
     sentence_vectors: bool
+    sentence_pooling: Literal["separate", "pooled"]
     prune: bool
     ocr: bool
     table_rows: bool
@@ -105,6 +106,7 @@ def _committer(
         tracker,
         options.embed_batch_chunks,
         options.sentence_vectors,
+        options.sentence_pooling == "pooled",
     )
 
 
