@@ -105,8 +105,13 @@ def main() -> None:
     qrels = read_qrels(SCIFACT, "test")
     queries = list(read_queries(SCIFACT, set(qrels)).values())
     with tempfile.TemporaryDirectory(prefix="rag-bench-gen-") as tmp:
+        # Generative: this measures the LLM path ("auto" would quote SmolLM2-sized models).
         settings = Settings(
-            home=Path(tmp), llm_model=model, max_answer_tokens=args.max_tokens, min_similarity=-1.0
+            home=Path(tmp),
+            llm_model=model,
+            max_answer_tokens=args.max_tokens,
+            min_similarity=-1.0,
+            answer_mode="generative",
         )
         records = Path(tmp) / "corpus.jsonl"
         write_corpus_records(SCIFACT / "corpus.jsonl", records, args.corpus_limit)

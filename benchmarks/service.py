@@ -88,7 +88,7 @@ async def p50_while_generating(base: str, queries: list[str], count: int) -> tup
 
     async def ask() -> None:
         nonlocal streamed
-        body = {"question": queries[0], "stream": True}
+        body = {"question": queries[0], "stream": True, "mode": "generative"}
         async with (
             httpx.AsyncClient(base_url=base, timeout=300) as client,
             client.stream("POST", "/v1/ask", json=body) as response,

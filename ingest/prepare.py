@@ -6,6 +6,7 @@ parse worker process, or on Ray.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,14 @@ class PreparedDocument:
     attachments: tuple[PreparedAttachment, ...] = ()
     ocr_pages: int = 0
     ocr_seconds: float = 0.0
+    # Where the worker's time went (the ingest benchmark sums them per stage).
+    parse_seconds: float = 0.0
+    chunk_seconds: float = 0.0
 
 
 def prepare(task: DocumentTask) -> PreparedDocument:
     """Parse (or take the given text) and chunk; errors come back as values, never raised."""
+    started = time.perf_counter()
     try:
         if task.text is not None:
             parsed = ParsedFile(_record_elements(task))
@@ -85,6 +90,7 @@ def prepare(task: DocumentTask) -> PreparedDocument:
         return PreparedDocument(task, [], str(exc))
     except Exception as exc:  # a parser bug must not take the whole run down
         return PreparedDocument(task, [], f"unexpected parser error: {type(exc).__name__}: {exc}")
+    parsed_at = time.perf_counter()
     count = token_counter(task.tokenizer)
     with_context = task.document_context and task.text is None
     main = _part(Path(task.path).name, parsed, count, task, with_context)
@@ -100,6 +106,8 @@ def prepare(task: DocumentTask) -> PreparedDocument:
         attachments=attachments,
         ocr_pages=parsed.ocr_pages + sum(a.parsed.ocr_pages for a in parsed.attachments),
         ocr_seconds=parsed.ocr_seconds + sum(a.parsed.ocr_seconds for a in parsed.attachments),
+        parse_seconds=parsed_at - started,
+        chunk_seconds=time.perf_counter() - parsed_at,
     )
 
 

@@ -94,28 +94,25 @@ class SpanEmbedder(Embedder, Protocol):
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
-def embed_chunks(
-    embedder: Embedder, searched: Sequence[str], texts: Sequence[str], pooled: bool
+def embed_pooled(
+    embedder: Embedder, searched: Sequence[str], texts: Sequence[str]
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Chunk vectors (of `searched`: the chunk text behind its document's context line) and
-    each chunk's sentence vectors (of the sentences of `texts`, the chunk text alone).
-
-    `pooled` takes the sentence vectors from the chunk's own forward pass (mean of the tokens of
-    each sentence), which costs almost nothing beyond the chunk vectors; otherwise each sentence
-    is embedded on its own (`sentence_vectors`).
-    """
-    if pooled and hasattr(embedder, "embed_with_spans"):
-        spans = []
-        for whole, text in zip(searched, texts, strict=True):
-            shift = len(whole) - len(text)  # the chunk text ends the searched text
-            spans.append([(a + shift, b + shift) for a, b in sentence_spans(text)])
-        vectors, pooled_vectors = cast(SpanEmbedder, embedder).embed_with_spans(searched, spans)
-        return vectors, [
-            rows if len(rows) else vectors[i].reshape(1, -1)
-            for i, rows in enumerate(pooled_vectors)
-        ]
-    vectors = embedder.embed(searched)
-    return vectors, sentence_vectors(embedder, texts, vectors)
+    """Chunk vectors (of `searched`: the chunk text behind its document's context line) and,
+    from the same forward pass, each chunk's sentence vectors (the mean of each sentence's
+    tokens, for the sentences of `texts`, the chunk text alone), which costs almost nothing
+    beyond the chunk vectors. An embedder that cannot pool spans embeds the sentences on their
+    own (`sentence_vectors`), as does every one-sentence chunk: its chunk vector."""
+    if not hasattr(embedder, "embed_with_spans"):
+        vectors = embedder.embed(searched)
+        return vectors, sentence_vectors(embedder, texts, vectors)
+    spans = []
+    for whole, text in zip(searched, texts, strict=True):
+        shift = len(whole) - len(text)  # the chunk text ends the searched text
+        spans.append([(a + shift, b + shift) for a, b in sentence_spans(text)])
+    vectors, pooled = cast(SpanEmbedder, embedder).embed_with_spans(searched, spans)
+    return vectors, [
+        rows if len(rows) else vectors[i].reshape(1, -1) for i, rows in enumerate(pooled)
+    ]
 
 
 def sentence_vectors(

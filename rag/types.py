@@ -182,10 +182,28 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
+class IngestStages:
+    """Seconds spent per stage of one ingest run. `parse_s` and `chunk_s` are summed over the
+    parse workers (they run beside the main process, so they can exceed the wall time); the
+    rest is the main process: planning (walk, hash, skip unchanged), the embedding passes for
+    chunks and for sentences (0 when sentence vectors are pooled from the chunk pass), writing
+    (SQLite transactions and the in-memory vector index) and saving the vector index file."""
+
+    plan_s: float = 0.0
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_chunks_s: float = 0.0
+    embed_sentences_s: float = 0.0
+    write_s: float = 0.0
+    index_save_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class IngestReport:
     collection: str
     files: list[FileOutcome]
     seconds: float
+    stages: IngestStages = field(default_factory=IngestStages)
 
     def count(self, status: FileStatus) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -219,6 +237,7 @@ class IngestReport:
             "ocr_pages": self.ocr_pages,
             "ocr_seconds": round(self.ocr_seconds, 3),
             "seconds": round(self.seconds, 3),
+            "stages": {k: round(v, 3) for k, v in to_jsonable(self.stages).items()},
             "files": to_jsonable(self.files),
         }
 

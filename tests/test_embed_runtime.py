@@ -13,7 +13,7 @@ import pytest
 from ingest.embed import SentenceTransformerEmbedder
 from ingest.embed_runtime import make_embedder
 from ingest.onnx_embed import OnnxEmbedder, exported_model
-from ingest.sentences import embed_chunks, sentence_spans
+from ingest.sentences import embed_pooled, sentence_spans
 from rag.llm.model_paths import default_embed_model
 
 TEXTS = [
@@ -62,7 +62,7 @@ def test_pooled_spans_follow_the_context_line(onnx_embedder: OnnxEmbedder) -> No
     """The chunk is embedded behind its document's context line; its sentences' spans shift."""
     texts = [TEXTS[2], TEXTS[0]]
     searched = [f"acme-10q 2023 Q1\n{texts[0]}", texts[1]]
-    vectors, sentences = embed_chunks(onnx_embedder, searched, texts, pooled=True)
+    vectors, sentences = embed_pooled(onnx_embedder, searched, texts)
     assert np.allclose(vectors, onnx_embedder.embed(searched), atol=1e-5)
     assert sentences[0].shape == (2, 384)
     # A one-sentence chunk's sentence vector is its chunk vector, as with separate embedding.

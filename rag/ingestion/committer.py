@@ -20,8 +20,9 @@ from index.store import NewChunk, NewDocument
 from ingest.chunk import Chunk
 from ingest.embed import Embedder
 from ingest.prepare import ATTACHMENT_SEPARATOR, PreparedDocument, PreparedPart
-from ingest.sentences import embed_chunks
+from ingest.sentences import embed_pooled, sentence_vectors
 from rag.collection import Collection
+from rag.ingestion.stages import StageClock
 from rag.types import FileOutcome, FileStatus
 
 # Save the FAISS index at least this often during a long run, so a crash costs a short rebuild.
@@ -72,12 +73,14 @@ class Committer:
         batch_chunks: int,
         sentence_vectors: bool,
         pooled_sentences: bool,
+        clock: StageClock,
     ) -> None:
         self._collection = collection
         self._embedder = embedder
         self._batch_chunks = batch_chunks
         self._sentence_vectors = sentence_vectors
         self._pooled_sentences = pooled_sentences
+        self._clock = clock
         self._report = report
         self._progress = progress
         self._pending: list[PreparedDocument] = []
@@ -92,6 +95,8 @@ class Committer:
         if prepared.error is not None:
             self.outcome(FileOutcome(prepared.task.path, FileStatus.FAILED, prepared.error))
             return
+        self._clock.add("parse_s", prepared.parse_seconds)
+        self._clock.add("chunk_s", prepared.chunk_seconds)
         self._progress.file_parsed(prepared.task.path, len(prepared.chunks))
         self._pending.append(prepared)
         self._pending_chunks += len(prepared.chunks)
@@ -109,20 +114,24 @@ class Committer:
             for _, (_, part) in parts
             for chunk in part.chunks
         ]
-        sentences: Sequence[np.ndarray | None]
-        if self._sentence_vectors:
-            vectors, sentences = embed_chunks(
-                self._embedder, searched, texts, self._pooled_sentences
-            )
+        sentences: Sequence[np.ndarray | None] = [None] * len(texts)
+        if self._sentence_vectors and self._pooled_sentences:
+            with self._clock.timing("embed_chunks_s"):  # sentences come out of the same pass
+                vectors, sentences = embed_pooled(self._embedder, searched, texts)
         else:
-            vectors, sentences = self._embedder.embed(searched), [None] * len(texts)
+            with self._clock.timing("embed_chunks_s"):
+                vectors = self._embedder.embed(searched)
+            if self._sentence_vectors:
+                with self._clock.timing("embed_sentences_s"):
+                    sentences = sentence_vectors(self._embedder, texts, vectors)
         offset = 0
         for doc, (document, part) in parts:
             rows = []
             for chunk in part.chunks:
                 rows.append(_new_chunk(chunk, vectors[offset], sentences[offset], part.context))
                 offset += 1
-            self._collection.write_document(document, rows)
+            with self._clock.timing("write_s"):
+                self._collection.write_document(document, rows)
             if document.id == doc.task.document_id:
                 self._remove_stale_attachments(doc)
                 note = "; ".join(doc.notes) or None
@@ -140,8 +149,13 @@ class Committer:
                 )
         self._pending, self._pending_chunks = [], 0
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
+            self.save_index()
+
+    def save_index(self) -> None:
+        """Save the vector index file (during a long run, and once at its end)."""
+        with self._clock.timing("index_save_s"):
             self._collection.flush()
-            self._last_flush = time.monotonic()
+        self._last_flush = time.monotonic()
 
     def _remove_stale_attachments(self, doc: PreparedDocument) -> None:
         """Attachments a new version of the file no longer has."""

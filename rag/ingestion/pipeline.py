@@ -32,6 +32,7 @@ from ingest.workers import TaskFailure, WorkerPool
 from rag.collection import Collection
 from rag.errors import InvalidRequest
 from rag.ingestion.committer import Committer, NoProgress, Progress, document_id_for
+from rag.ingestion.stages import StageClock
 from rag.types import FileOutcome, FileStatus, IngestReport
 
 
@@ -76,7 +77,8 @@ def ingest_paths(
     candidates = list(_candidates(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
-    committer = _committer(collection, embedder, outcomes, tracker, options)
+    clock = StageClock()
+    committer = _committer(collection, embedder, outcomes, tracker, options, clock)
     workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
     parse = ParseOptions(
         ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
@@ -86,10 +88,11 @@ def ingest_paths(
         _plan_file(collection, path, named, limits, embedder.name, options, parse)
         for path, named in candidates
     )
-    _run(planned, committer, workers, options.parse_timeout_s)
+    _run(planned, committer, workers, options.parse_timeout_s, clock)
     if options.prune:
         _prune(collection, [Path(p).expanduser().resolve() for p in paths], committer)
-    return IngestReport(collection.name, outcomes, time.monotonic() - started)
+    committer.save_index()
+    return IngestReport(collection.name, outcomes, time.monotonic() - started, clock.report())
 
 
 def _committer(
@@ -98,6 +101,7 @@ def _committer(
     outcomes: list[FileOutcome],
     tracker: Progress,
     options: IngestOptions,
+    clock: StageClock,
 ) -> Committer:
     return Committer(
         collection,
@@ -107,6 +111,7 @@ def _committer(
         options.embed_batch_chunks,
         options.sentence_vectors,
         options.sentence_pooling == "pooled",
+        clock,
     )
 
 
@@ -122,13 +127,15 @@ def ingest_records(
     tracker = progress or NoProgress()
     tracker.start(0)
     outcomes: list[FileOutcome] = []
-    committer = _committer(collection, embedder, outcomes, tracker, options)
+    clock = StageClock()
+    committer = _committer(collection, embedder, outcomes, tracker, options, clock)
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
         _plan_record(collection, number, line, limits, embedder.name) for number, line in records
     )
-    _run(planned, committer, 0, options.parse_timeout_s)
-    return IngestReport(collection.name, outcomes, time.monotonic() - started)
+    _run(planned, committer, 0, options.parse_timeout_s, clock)
+    committer.save_index()
+    return IngestReport(collection.name, outcomes, time.monotonic() - started, clock.report())
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,7 @@ def _run(
     committer: Committer,
     workers: int,
     timeout_s: float,
+    clock: StageClock,
 ) -> None:
     """Feed tasks to parse workers, a bounded number in flight, and commit results in order.
 
@@ -157,7 +165,11 @@ def _run(
     """
 
     def tasks() -> Iterator[DocumentTask]:
-        for item in planned:
+        while True:
+            with clock.timing("plan_s"):
+                item = next(planned, None)
+            if item is None:
+                return
             if isinstance(item, FileOutcome):
                 committer.outcome(item)
             else:
