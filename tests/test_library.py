@@ -155,3 +155,28 @@ def test_data_survives_a_new_instance(settings, embedder, smollm, mixed_folder: 
         assert len(second.documents("kept")) == 4
         hit = second.search("launch code", collection="kept")[0]
         assert (Path(hit.path).name, hit.page) == ("report.pdf", 2)
+
+
+def test_the_report_says_where_the_ingest_time_went(rag: RAG, mixed_folder: Path) -> None:
+    report = rag.ingest([mixed_folder], collection="stages")
+    stages = report.stages
+    assert stages.parse_s > 0 and stages.chunk_s > 0 and stages.plan_s > 0
+    assert stages.embed_chunks_s > 0 and stages.embed_sentences_s > 0  # separate sentences
+    assert stages.write_s > 0 and stages.index_save_s > 0
+    main_process = (
+        stages.plan_s
+        + stages.embed_chunks_s
+        + stages.embed_sentences_s
+        + stages.write_s
+        + stages.index_save_s
+    )
+    assert main_process <= report.seconds
+    assert set(report.to_dict()["stages"]) == {
+        "plan_s",
+        "parse_s",
+        "chunk_s",
+        "embed_chunks_s",
+        "embed_sentences_s",
+        "write_s",
+        "index_save_s",
+    }
