@@ -413,10 +413,6 @@ class ChunkStore:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    def document_count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM documents").fetchone()[0])
-
     def chunk_ids(self) -> set[int]:
         with self._lock:
             return {int(r[0]) for r in self._db.execute("SELECT id FROM chunks")}

@@ -306,9 +306,6 @@ class Collection:
     def chunk_count(self) -> int:
         return self._store.chunk_count()
 
-    def document_count(self) -> int:
-        return self._store.document_count()
-
     def write_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> None:
         """Replace the document's chunks in SQLite, then in the in-memory index."""
         with self._lock:
