@@ -3,12 +3,16 @@
     python -m benchmarks.ingest                 # SciFact as JSONL records (5,183 abstracts)
     python -m benchmarks.ingest --files 500     # the first 500 abstracts as Markdown files
     python -m benchmarks.ingest --limit 1000 --json
+    python -m benchmarks.ingest --files 1500 --format txt --peers   # + LangChain, LlamaIndex
 
 It ingests the corpus into a throwaway collection, then, in the same run, times the raw
 `SentenceTransformer.encode` of exactly the texts the ingest embedded (its chunks, and the
 sentences of every chunk with more than one; same model, batch size and threads). The ratio
 raw-encode time / ingest time says how much of the ingest is the unavoidable embedding work; the
 target is >= 0.85. `--no-sentences` ingests without sentence vectors (RAG_SENTENCE_VECTORS=false).
+`--peers` (with `--files`) also runs LangChain's and LlamaIndex's ingest of the same files with
+the same model in the same run (benchmarks/peers.py, the `peers` extra) and prints our time over
+the best peer's: what users compare.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.peers import peers_seconds
 from benchmarks.report import print_figures
 from ingest.sentences import own_sentences
 from rag import RAG, Settings
@@ -80,6 +85,7 @@ def run(
     pooling: str = "separate",
     suffix: str = "md",
     full_encode: bool = True,
+    peers: bool = False,
 ) -> dict[str, Any]:
     from sentence_transformers import SentenceTransformer
 
@@ -109,6 +115,7 @@ def run(
             runtime_used = type(rag.embedder).__name__
             chunks, texts = embedded_texts(home, "bench", sentences)
             delete_ms = time_deletes(rag, "bench", 50)
+        peer_s = peers_seconds(Path(tmp) / "files", model_path, batch_size) if peers else {}
 
     model = SentenceTransformer(model_path, device=None)
     model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the ingest had
@@ -140,6 +147,8 @@ def run(
         "raw_chunk_encode_s": round(chunk_encode_s, 2),
         "ingest_over_raw_chunk_encode": round(ingest_s / chunk_encode_s, 3),
         "delete_one_document_ms": round(delete_ms, 2),
+        **{f"peer_{name}_s": seconds for name, seconds in peer_s.items()},
+        **({"ingest_over_best_peer": round(ingest_s / min(peer_s.values()), 3)} if peer_s else {}),
         # Seconds per stage and their share of the wall time (parse and chunk are summed over
         # the parse workers, which run beside the main process).
         **{f"stage_{name}": seconds for name, seconds in stages.items()},
@@ -170,8 +179,13 @@ def main() -> None:
         action="store_true",
         help="Time the raw torch encode of the chunks only, not of every embedded text.",
     )
+    parser.add_argument(
+        "--peers", action="store_true", help="With --files: time LangChain and LlamaIndex too."
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.peers and not args.files:
+        parser.error("--peers needs --files N (the peers read files)")
     result = run(
         args.corpus,
         args.limit,
@@ -182,6 +196,7 @@ def main() -> None:
         args.sentence_pooling,
         args.format,
         not args.chunks_only,
+        args.peers,
     )
     print_figures(result, args.json)
 

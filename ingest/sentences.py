@@ -119,16 +119,17 @@ def sentence_vectors(
     embedder: Embedder, texts: Sequence[str], chunk_vectors: np.ndarray
 ) -> list[np.ndarray]:
     """Each chunk's sentence vectors (one row per sentence), embedded in one call; a
-    one-sentence chunk gets its chunk vector (see `own_sentences`)."""
+    one-sentence chunk gets its chunk vector (see `own_sentences`). A sentence that recurs in
+    the batch (a title leading every chunk of its document, a running header) is embedded once:
+    the same text gives the same vector."""
     sentences = [own_sentences(text) for text in texts]
-    several = [s for pieces in sentences for s in pieces]
-    embedded = embedder.embed(several) if several else np.zeros((0, 0), dtype=np.float32)
+    unique = list(dict.fromkeys(s for pieces in sentences for s in pieces))
+    embedded = embedder.embed(unique) if unique else np.zeros((0, 0), dtype=np.float32)
+    row = {sentence: i for i, sentence in enumerate(unique)}
     out: list[np.ndarray] = []
-    offset = 0
     for chunk_vector, pieces in zip(chunk_vectors, sentences, strict=True):
         if pieces:
-            out.append(embedded[offset : offset + len(pieces)])
-            offset += len(pieces)
+            out.append(embedded[[row[piece] for piece in pieces]])
         else:
             out.append(np.asarray(chunk_vector, dtype=np.float32).reshape(1, -1))
     return out

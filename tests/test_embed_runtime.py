@@ -13,7 +13,7 @@ import pytest
 from ingest.embed import SentenceTransformerEmbedder
 from ingest.embed_runtime import make_embedder
 from ingest.onnx_embed import OnnxEmbedder, exported_model
-from ingest.sentences import embed_pooled, sentence_spans
+from ingest.sentences import embed_pooled, sentence_spans, sentence_vectors
 from rag.llm.model_paths import default_embed_model
 
 TEXTS = [
@@ -37,7 +37,8 @@ def test_onnx_vectors_match_torch_vectors(
     ours, theirs = onnx_embedder.embed(TEXTS), embedder.embed(TEXTS)
     assert ours.shape == theirs.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-    assert float((ours * theirs).sum(axis=1).min()) >= 0.98
+    # Int8 weights in blocks of 128 keep MiniLM's vectors within cosine 0.998 of torch's.
+    assert float((ours * theirs).sum(axis=1).min()) >= 0.995
     assert onnx_embedder.max_tokens == embedder.max_tokens
     assert onnx_embedder.count_tokens(TEXTS[1]) == embedder.count_tokens(TEXTS[1])
 
@@ -94,3 +95,28 @@ def test_a_model_onnx_cannot_reproduce_is_embedded_by_torch(
         chosen = make_embedder(str(folder), "onnx", tmp_path / "cache")
     assert isinstance(chosen, SentenceTransformerEmbedder)
     assert "torch instead of ONNX Runtime" in caplog.text and "Dense" in caplog.text
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is given."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self.inner, self.texts = inner, 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_a_sentence_recurring_in_a_batch_is_embedded_once(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    title = "Cerebral white matter in newborns."
+    chunks = [f"{title} Diffusion was lower. It rose with age.", f"{title} Preterm infants differ."]
+    counting = CountingEmbedder(embedder)
+    vectors = sentence_vectors(counting, chunks, embedder.embed(chunks))  # type: ignore[arg-type]
+    assert counting.texts == 4  # the title once, and three other sentences
+    assert [v.shape[0] for v in vectors] == [3, 2]
+    assert np.allclose(vectors[0][0], vectors[1][0])
+    alone = embedder.embed(["Preterm infants differ."])[0]
+    assert float(vectors[1][1] @ alone) > 0.999
