@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder, SentenceTransformerEmbedder
+from ingest.embed_runtime import make_embedder
 from rag import RAG, Settings
 from rag.llm.llama_cpp_backend import LlamaCppGenerator
 from rag.llm.model_paths import default_embed_model, default_llm_model
@@ -21,7 +22,19 @@ configure_process()
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
+def embedder() -> Embedder:
+    """The packaged model on the default runtime (ONNX Runtime on a CPU-only machine)."""
+    defaults = Settings()
+    model = make_embedder(
+        default_embed_model(), defaults.embed_runtime, defaults.model_cache / "onnx"
+    )
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    """The packaged model on sentence-transformers (torch), the reference vectors."""
     model = SentenceTransformerEmbedder(default_embed_model())
     model.warm_up()
     return model
@@ -60,9 +73,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def rag(
-    settings: Settings, embedder: SentenceTransformerEmbedder, smollm: LlamaCppGenerator
-) -> Iterator[RAG]:
+def rag(settings: Settings, embedder: Embedder, smollm: LlamaCppGenerator) -> Iterator[RAG]:
     with RAG(settings=settings, embedder=embedder, generator=smollm) as engine:
         yield engine
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from api.app import create_app
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from rag import RAG, Settings
 from rag.answer.stream import AnswerCheck, AnswerStream
 from rag.cli import cli
@@ -101,7 +101,7 @@ def test_mixed_answers_are_flagged_or_cut_as_configured(rag: RAG, report_folder:
 
 def test_markup_in_a_passage_never_reaches_the_answer(
     settings: Settings,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     smollm: LlamaCppGenerator,
     tmp_path: Path,
 ) -> None:
@@ -150,7 +150,7 @@ def test_extractive_says_not_found_when_the_question_names_what_no_passage_holds
 
 
 def test_auto_mode_answers_extractively_with_the_small_default_model(
-    settings: Settings, embedder: SentenceTransformerEmbedder, smollm: LlamaCppGenerator
+    settings: Settings, embedder: Embedder, smollm: LlamaCppGenerator
 ) -> None:
     auto = settings.model_copy(update={"answer_mode": "auto"})
     with RAG(settings=auto, embedder=embedder, generator=smollm) as rag:
@@ -161,7 +161,7 @@ def test_auto_mode_answers_extractively_with_the_small_default_model(
 
 
 def test_citations_that_point_nowhere_are_fixed_or_dropped(
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     passages = [
         Passage(i, "d", f"/p{i}.txt", None, None, 1.0, text, 0.5)
@@ -211,7 +211,7 @@ def test_generated_answers_carry_the_contract_keys_everywhere(
 
 
 def test_a_not_found_sentence_that_names_an_invented_figure_is_still_checked(
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     passages = [Passage(1, "d", "/r.txt", None, None, 1.0, "Net sales were 82,959 in 2022.", 0.5)]
     check = AnswerCheck("What were net sales?", embedder, "Not found.")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from ingest.chunk import chunk_elements
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from ingest.parse import Element
 
 
-def test_model_reports_its_real_window(embedder: SentenceTransformerEmbedder) -> None:
+def test_model_reports_its_real_window(embedder: Embedder) -> None:
     # all-MiniLM-L6-v2 reads 256 word pieces, two of which are [CLS] and [SEP].
     assert embedder.max_tokens == 254
     assert embedder.dimension == 384
 
 
-def test_long_text_is_split_within_the_token_limit(embedder: SentenceTransformerEmbedder) -> None:
+def test_long_text_is_split_within_the_token_limit(embedder: Embedder) -> None:
     sentence = "The pressure valve on line seven must be inspected every fortnight by staff. "
     text = sentence * 120
     chunks = chunk_elements(
@@ -26,14 +26,14 @@ def test_long_text_is_split_within_the_token_limit(embedder: SentenceTransformer
     assert " ".join(c.text for c in chunks).split() == text.split()
 
 
-def test_one_huge_word_is_cut_not_dropped(embedder: SentenceTransformerEmbedder) -> None:
+def test_one_huge_word_is_cut_not_dropped(embedder: Embedder) -> None:
     blob = "x" * 5000
     chunks = chunk_elements([Element(blob, "NarrativeText", None, None)], embedder.count_tokens, 64)
     assert all(embedder.count_tokens(c.text) <= 64 for c in chunks)
     assert "".join(c.text for c in chunks) == blob
 
 
-def test_chunks_break_at_pages_and_sections(embedder: SentenceTransformerEmbedder) -> None:
+def test_chunks_break_at_pages_and_sections(embedder: Embedder) -> None:
     elements = [
         Element("Handbook", "Title", 1, "Handbook"),
         Element("Office", "Title", 1, "Office"),
@@ -52,7 +52,7 @@ def test_chunks_break_at_pages_and_sections(embedder: SentenceTransformerEmbedde
 
 
 def test_a_long_table_keeps_its_header_row_when_its_caption_is_cut(
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     # A 10-Q income statement: a long caption over four long column headers. Every part of the
     # split table must name all four columns, even where the caption has to give way.

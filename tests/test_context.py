@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.filters import SearchFilter
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from rag import RAG, Settings
 
 
@@ -50,7 +50,7 @@ def filings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def with_context(
-    filings: Path, tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+    filings: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[RAG]:
     with RAG(settings=Settings(home=tmp_path_factory.mktemp("home")), embedder=embedder) as rag:
         rag.ingest([filings], collection="filings")
@@ -86,7 +86,7 @@ def test_what_was_found_is_document_metadata_for_filters(with_context: RAG) -> N
 
 
 def test_context_off_leaves_chunks_without_it(
-    filings: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+    filings: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = Settings(home=tmp_path / "home", document_context=False)
     with RAG(settings=settings, embedder=embedder) as rag:

@@ -32,8 +32,9 @@ def onnx_embedder(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
 
 
 def test_onnx_vectors_match_torch_vectors(
-    onnx_embedder: OnnxEmbedder, embedder: SentenceTransformerEmbedder
+    onnx_embedder: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
+    embedder = torch_embedder
     ours, theirs = onnx_embedder.embed(TEXTS), embedder.embed(TEXTS)
     assert ours.shape == theirs.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
@@ -109,8 +110,9 @@ class CountingEmbedder:
 
 
 def test_a_sentence_recurring_in_a_batch_is_embedded_once(
-    embedder: SentenceTransformerEmbedder,
+    torch_embedder: SentenceTransformerEmbedder,
 ) -> None:
+    embedder = torch_embedder
     title = "Cerebral white matter in newborns."
     chunks = [f"{title} Diffusion was lower. It rose with age.", f"{title} Preterm infants differ."]
     counting = CountingEmbedder(embedder)
@@ -120,3 +122,11 @@ def test_a_sentence_recurring_in_a_batch_is_embedded_once(
     assert np.allclose(vectors[0][0], vectors[1][0])
     alone = embedder.embed(["Preterm infants differ."])[0]
     assert float(vectors[1][1] @ alone) > 0.999
+
+
+def test_the_default_runtime_on_a_cpu_only_machine_is_onnx(embedder: object) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU keeps torch as the default runtime")
+    assert isinstance(embedder, OnnxEmbedder)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.elements import ParseOptions
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from ingest.errors import EmptyDocument, MissingTool
 from ingest.parse import parse_file
 from rag import RAG, FileStatus, Settings
@@ -37,7 +37,7 @@ def test_each_format_yields_its_fact_on_its_page(every_format: Path, name: str) 
 def format_rag(
     every_format: Path,
     tmp_path_factory: pytest.TempPathFactory,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> Iterator[RAG]:
     settings = Settings(home=tmp_path_factory.mktemp("home"), parse_workers=2)
     with RAG(settings=settings, embedder=embedder) as engine:

@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from rag import RAG, MissingDependency, Settings
 from rag.llm.factory import make_generator
 
@@ -68,7 +68,7 @@ def test_a_hidden_optional_package_reaches_http_clients_as_503(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     settings: Settings,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
 ) -> None:
     model_folder = tmp_path / "model"
     model_folder.mkdir()

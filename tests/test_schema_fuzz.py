@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.app import create_app
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from rag import RAG, Settings
 from rag.llm.llama_cpp_backend import LlamaCppGenerator
 from tests.documents import write_docx
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def app(
     tmp_path_factory: pytest.TempPathFactory,
-    embedder: SentenceTransformerEmbedder,
+    embedder: Embedder,
     smollm: LlamaCppGenerator,
 ) -> Iterator[Litestar]:
     home = tmp_path_factory.mktemp("fuzz") / "home"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_elements
-from ingest.embed import SentenceTransformerEmbedder
+from ingest.embed import Embedder
 from ingest.parse import parse_file
 from rag import RAG
 
@@ -152,7 +152,7 @@ def test_csv_with_ragged_rows_is_read_whole(tmp_path: Path) -> None:
 
 
 def test_a_long_table_is_split_by_rows_with_its_caption_in_every_part(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder
+    tmp_path: Path, embedder: Embedder
 ) -> None:
     path = write_income_statement_pdf(tmp_path / "long.pdf", rows=40)
     elements = parse_file(path).elements
@@ -171,7 +171,7 @@ def test_a_long_table_is_split_by_rows_with_its_caption_in_every_part(
 
 @pytest.mark.parametrize("table_rows", [True, False])
 def test_search_finds_a_figure_by_its_row_and_column(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder, table_rows: bool
+    tmp_path: Path, embedder: Embedder, table_rows: bool
 ) -> None:
     from rag import Settings
 
