@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sqlite3
 import statistics
 import tempfile
@@ -75,6 +76,11 @@ def time_deletes(rag: RAG, collection: str, count: int) -> float:
     return statistics.median(times) * 1000 if times else 0.0
 
 
+def _peak_rss_mb(who: int) -> float:
+    """Peak resident set size in MiB (Linux reports KiB) of this process or its ended children."""
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
 def run(
     corpus: Path,
     limit: int | None,
@@ -110,11 +116,14 @@ def run(
                 started = time.perf_counter()
                 report = rag.ingest_jsonl(source, collection="bench")
             ingest_s = time.perf_counter() - started
+            peak_rss_mb = _peak_rss_mb(resource.RUSAGE_SELF)
             stages = report.to_dict()["stages"]
             model_path = rag.embedder.name
             runtime_used = type(rag.embedder).__name__
             chunks, texts = embedded_texts(home, "bench", sentences)
             delete_ms = time_deletes(rag, "bench", 50)
+        # The parse workers have ended with the RAG: their largest resident size.
+        worker_rss_mb = _peak_rss_mb(resource.RUSAGE_CHILDREN)
         peer_s = peers_seconds(Path(tmp) / "files", model_path, batch_size) if peers else {}
 
     model = SentenceTransformer(model_path, device=None)
@@ -147,6 +156,9 @@ def run(
         "raw_chunk_encode_s": round(chunk_encode_s, 2),
         "ingest_over_raw_chunk_encode": round(ingest_s / chunk_encode_s, 3),
         "delete_one_document_ms": round(delete_ms, 2),
+        # Memory flatness: compare these between --files 500 and --files 5000.
+        "peak_rss_mb": peak_rss_mb,
+        "parse_worker_peak_rss_mb": worker_rss_mb,
         **{f"peer_{name}_s": seconds for name, seconds in peer_s.items()},
         **({"ingest_over_best_peer": round(ingest_s / min(peer_s.values()), 3)} if peer_s else {}),
         # Seconds per stage and their share of the wall time (parse and chunk are summed over
