@@ -183,7 +183,10 @@ def exported_model(folder: Path, cache: Path) -> Path:
     target = cache / f"{folder.name}-{cache_key(folder)}.onnx"
     if target.is_file():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Unsupported(f"cannot write the ONNX export to {cache}: {exc}") from exc
     # Several processes may export at once: each writes its own file, the last rename wins.
     staged = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     full = staged.with_suffix(".fp32.onnx")

@@ -98,6 +98,17 @@ def test_a_model_onnx_cannot_reproduce_is_embedded_by_torch(
     assert "torch instead of ONNX Runtime" in caplog.text and "Dense" in caplog.text
 
 
+def test_an_unwritable_model_cache_falls_back_to_torch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with caplog.at_level(logging.WARNING, logger="ingest.embed_runtime"):
+        chosen = make_embedder(default_embed_model(), "onnx", blocker / "onnx")
+    assert isinstance(chosen, SentenceTransformerEmbedder)
+    assert "cannot write the ONNX export" in caplog.text
+
+
 class CountingEmbedder:
     """The real embedder, counting the texts it is given."""
 
