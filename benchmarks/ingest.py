@@ -130,7 +130,9 @@ def run(
     model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the ingest had
     started = time.perf_counter()
     if full_encode:
-        model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+        model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
     encode_s = time.perf_counter() - started
     started = time.perf_counter()
     model.encode(texts[:chunks], batch_size=batch_size, normalize_embeddings=True)
@@ -147,7 +149,7 @@ def run(
         "chunks": chunks,
         "embedded_texts": len(texts),
         "ingest_s": round(ingest_s, 2),
-        "raw_encode_s": round(encode_s, 2),
+        "raw_encode_s": round(encode_s, 2) if full_encode else None,
         "docs_per_s": round(docs / ingest_s, 1),
         "chunks_per_s": round(chunks / ingest_s, 1),
         "raw_encode_texts_per_s": round(len(texts) / encode_s, 1) if full_encode else None,

@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--sentence-pooling", choices=["separate", "pooled"], default="separate")
     parser.add_argument("--default-only", action="store_true", help="Only the default row.")
     args = parser.parse_args()
-    embedder = make_embedder(default_embed_model(), args.runtime, Settings().model_cache / "onnx")
+    embedder = make_embedder(default_embed_model(), args.runtime, Settings().onnx_cache)
 
     if args.grid:
         # Fusion weights (dense, lexical, best sentence); run it on the train split only.

@@ -251,3 +251,9 @@ class Settings(BaseSettings):
         description="Processes that parse files in parallel with embedding (0: parse in-process). "
         "Used for runs of 8 files or more.",
     )
+
+    @property
+    def onnx_cache(self) -> Path:
+        """Where the ONNX exports of embedding models are kept: one place under RAG_MODEL_CACHE
+        for the library, the tests and the benchmarks."""
+        return self.model_cache / "onnx"

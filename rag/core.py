@@ -89,7 +89,7 @@ class RAG:
                 model = self.settings.embed_model or default_embed_model()
                 s = self.settings
                 self._embedder = make_embedder(
-                    model, s.embed_runtime, s.model_cache / "onnx", batch_size=s.embed_batch_size
+                    model, s.embed_runtime, s.onnx_cache, batch_size=s.embed_batch_size
                 )
             return self._embedder
 

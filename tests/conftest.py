@@ -25,9 +25,7 @@ configure_process()
 def embedder() -> Embedder:
     """The packaged model on the default runtime (ONNX Runtime on a CPU-only machine)."""
     defaults = Settings()
-    model = make_embedder(
-        default_embed_model(), defaults.embed_runtime, defaults.model_cache / "onnx"
-    )
+    model = make_embedder(default_embed_model(), defaults.embed_runtime, defaults.onnx_cache)
     model.warm_up()
     return model
 
