@@ -9,8 +9,7 @@ It ingests the corpus into a throwaway collection, then, in the same run, times 
 `SentenceTransformer.encode` of exactly the texts the ingest embedded (its chunks, and the
 sentences of every chunk with more than one; same model, batch size and threads). The ratio
 raw-encode time / ingest time says how much of the ingest is the unavoidable embedding work; the
-target is >= 0.85. `--sentences static|model|off` picks RAG_SENTENCE_VECTORS (default: static, which
-embeds no sentence at ingest; `model` embeds every sentence of a multi-sentence chunk).
+target is >= 0.85. `--no-sentences` ingests without sentence vectors (RAG_SENTENCE_VECTORS=false).
 `--peers` (with `--files`) also runs LangChain's and LlamaIndex's ingest of the same files with
 the same model in the same run (benchmarks/peers.py, the `peers` extra) and prints our time over
 the best peer's: what users compare.
@@ -67,16 +66,6 @@ def embedded_texts(home: Path, collection: str, sentences: bool) -> tuple[int, l
     return len(chunks), chunks + extra
 
 
-def searched_texts(home: Path, collection: str) -> list[str]:
-    """Each chunk as the ingest embedded it: behind its document's context line."""
-    db = sqlite3.connect(home / "collections" / collection / STORE_FILE)
-    try:
-        rows = db.execute("SELECT context, text FROM chunks ORDER BY id").fetchall()
-    finally:
-        db.close()
-    return [f"{context}\n{text}" if context else text for context, text in rows]
-
-
 def time_deletes(rag: RAG, collection: str, count: int) -> float:
     """Median milliseconds to delete one document (a transaction and an in-memory removal)."""
     times = []
@@ -97,7 +86,7 @@ def run(
     limit: int | None,
     files: int | None,
     batch_size: int,
-    sentences: str,
+    sentences: bool,
     runtime: str = "auto",
     pooling: str = "separate",
     suffix: str = "md",
@@ -131,12 +120,7 @@ def run(
             stages = report.to_dict()["stages"]
             model_path = rag.embedder.name
             runtime_used = type(rag.embedder).__name__
-            chunks, texts = embedded_texts(home, "bench", sentences == "model")
-            # The product's own embedder on the chunks alone, in this process, nothing else.
-            searched = searched_texts(home, "bench")
-            started = time.perf_counter()
-            rag.embedder.embed(searched)
-            runtime_chunk_encode_s = time.perf_counter() - started
+            chunks, texts = embedded_texts(home, "bench", sentences)
             delete_ms = time_deletes(rag, "bench", 50)
         # The parse workers have ended with the RAG: their largest resident size.
         worker_rss_mb = _peak_rss_mb(resource.RUSAGE_CHILDREN)
@@ -173,8 +157,6 @@ def run(
         # The peers' reference: torch embedding each chunk once, nothing else.
         "raw_chunk_encode_s": round(chunk_encode_s, 2),
         "ingest_over_raw_chunk_encode": round(ingest_s / chunk_encode_s, 3),
-        # Our runtime's encode of the same chunks once: the floor under the ingest's embed stage.
-        "runtime_chunk_encode_s": round(runtime_chunk_encode_s, 2),
         "delete_one_document_ms": round(delete_ms, 2),
         # Memory flatness: compare these between --files 500 and --files 5000.
         "peak_rss_mb": peak_rss_mb,
@@ -202,12 +184,7 @@ def main() -> None:
         help="Ingest the first N abstracts as Markdown files instead.",
     )
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument(
-        "--sentences",
-        choices=["static", "model", "off"],
-        default="static",
-        help="RAG_SENTENCE_VECTORS for the run (default: the product's default).",
-    )
+    parser.add_argument("--no-sentences", action="store_true", help="Skip sentence vectors.")
     parser.add_argument("--runtime", choices=["auto", "onnx", "torch"], default="auto")
     parser.add_argument("--sentence-pooling", choices=["separate", "pooled"], default="separate")
     parser.add_argument("--format", choices=["md", "txt"], default="md", help="With --files.")
@@ -228,7 +205,7 @@ def main() -> None:
         args.limit,
         args.files,
         args.batch_size,
-        args.sentences,
+        not args.no_sentences,
         args.runtime,
         args.sentence_pooling,
         args.format,

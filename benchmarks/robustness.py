@@ -34,7 +34,7 @@ def extension(path: str) -> str:
     return Path(name).suffix.lower() or "(none)"
 
 
-def run(folder: Path, sentences: str = "static") -> dict[str, Any]:
+def run(folder: Path, sentences: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rag-robustness-") as tmp:
         settings = Settings(home=Path(tmp) / "home", sentence_vectors=sentences)
         with RAG(settings=settings) as rag:
@@ -82,16 +82,11 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=CORPUS)
-    parser.add_argument(
-        "--sentences",
-        choices=["static", "model", "off"],
-        default="static",
-        help="RAG_SENTENCE_VECTORS for the run (default: the product's default).",
-    )
+    parser.add_argument("--no-sentences", action="store_true", help="RAG_SENTENCE_VECTORS=false")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.folder, sentences=args.sentences)
+    result = run(args.folder, sentences=not args.no_sentences)
     if args.markdown:
         print(markdown(result))
         return

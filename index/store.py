@@ -47,9 +47,6 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- How often each embedding-model token occurs in the chunks ingested so far (int64 per token):
--- the word weights of the static sentence vectors (ingest/static_vectors.py).
-CREATE TABLE IF NOT EXISTS token_counts (id INTEGER PRIMARY KEY CHECK (id = 1), counts BLOB);
 """
 
 # Lexical search: an FTS5 index over chunk text, section title and the document's context line
@@ -206,27 +203,6 @@ class ChunkStore:
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
-            )
-
-    def token_counts(self) -> np.ndarray | None:
-        """The token counts of every chunk ingested (deleted ones included), or None."""
-        with self._lock:
-            row = self._db.execute("SELECT counts FROM token_counts WHERE id = 1").fetchone()
-        return None if row is None else np.frombuffer(row[0], dtype=np.int64)
-
-    def add_token_counts(self, counts: np.ndarray) -> None:
-        """Add `counts` to the stored ones (replaced when their vocabulary size differs)."""
-        with self._transaction() as db:
-            row = db.execute("SELECT counts FROM token_counts WHERE id = 1").fetchone()
-            total = np.asarray(counts, dtype=np.int64)
-            if row is not None:
-                stored = np.frombuffer(row[0], dtype=np.int64)
-                if len(stored) == len(total):
-                    total = total + stored
-            db.execute(
-                "INSERT INTO token_counts (id, counts) VALUES (1, ?) "
-                "ON CONFLICT(id) DO UPDATE SET counts = excluded.counts",
-                (total.tobytes(),),
             )
 
     def data_version(self) -> int:

@@ -384,14 +384,6 @@ class Collection:
         """Cosine similarity of the query to each given chunk's best-matching sentence."""
         return self._store.sentence_similarities(vector, ids)
 
-    def token_counts(self) -> np.ndarray | None:
-        """How often each embedding-model token occurs in the chunks ingested (None before
-        any was counted): the word weights of static sentence vectors."""
-        return self._store.token_counts()
-
-    def add_token_counts(self, counts: np.ndarray) -> None:
-        self._store.add_token_counts(counts)
-
     def embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         found: dict[int, np.ndarray] = {}
         for batch_ids, vectors in self._store.embeddings_for(sorted(ids)):

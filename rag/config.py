@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-# RAG_SENTENCE_VECTORS was a boolean before it named a kind ("off" is a kind of its own).
-_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _default_home() -> Path:
@@ -96,14 +93,10 @@ class Settings(BaseSettings):
         description="Weight of each candidate chunk's best sentence's similarity (hybrid search; "
         "needs sentence vectors, else it goes to the dense ranking).",
     )
-    sentence_vectors: Literal["static", "model", "off"] = Field(
-        default="static",
-        description="How hybrid search scores each candidate chunk's best sentence. 'static' "
-        "(default): at query time, from the embedding model's static token vectors weighed by "
-        "the collection's word counts: nothing embedded at ingest (SciFact train nDCG@10 "
-        "0.7358). 'model': embed every sentence at ingest with the model itself, about twice "
-        "the embedding time (0.7388). 'off': no sentence score (0.7282). 'true'/'false' of "
-        "earlier versions mean 'model'/'off'.",
+    sentence_vectors: bool = Field(
+        default=True,
+        description="Also embed every sentence of a chunk at ingest (about twice the embedding "
+        "time); hybrid search uses them to rank chunks. Off: faster ingest, weaker search.",
     )
     sentence_pooling: Literal["separate", "pooled"] = Field(
         default="separate",
@@ -259,23 +252,8 @@ class Settings(BaseSettings):
         "Used for runs of 8 files or more.",
     )
 
-    @field_validator("sentence_vectors", mode="before")
-    @classmethod
-    def _sentence_vectors_of_old(cls, value: object) -> object:
-        """Earlier versions took a boolean: on meant model sentence vectors at ingest."""
-        if isinstance(value, bool):
-            return "model" if value else "off"
-        if isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
-            return "model" if _BOOLEAN_WORDS[value.strip().lower()] else "off"
-        return value
-
     @property
     def onnx_cache(self) -> Path:
         """Where the ONNX exports of embedding models are kept: one place under RAG_MODEL_CACHE
         for the library, the tests and the benchmarks."""
         return self.model_cache / "onnx"
-
-    @property
-    def static_cache(self) -> Path:
-        """Where the static token tables of embedding models are kept (ingest/static_vectors)."""
-        return self.model_cache / "static"

@@ -16,7 +16,6 @@ from index.filters import SearchFilter
 from index.store import DocumentRecord, stored_document_count
 from ingest.embed import Embedder
 from ingest.embed_runtime import make_embedder
-from ingest.static_vectors import StaticTokenVectors
 from rag.answer.budget import fit_prompt
 from rag.answer.context import ContextPolicy, answer_context, neighbours
 from rag.answer.markup import ANSWER_STOPS
@@ -77,7 +76,6 @@ class RAG:
         self._embedder = embedder
         self._generator = generator
         self._reranker: Reranker | None = None
-        self._static_vectors: StaticTokenVectors | None = None
         self._answer_mode: Literal["generative", "extractive"] | None = None
         self._collections: dict[str, Collection] = {}
         self._lock = threading.RLock()
@@ -94,22 +92,6 @@ class RAG:
                     model, s.embed_runtime, s.onnx_cache, batch_size=s.embed_batch_size
                 )
             return self._embedder
-
-    @property
-    def static_vectors(self) -> StaticTokenVectors | None:
-        """The embedding model's static token vectors (the default sentence scores, and the
-        token counts ingest keeps for them), or None where the model is no local folder with
-        a tokenizer.json (a hub id): then sentences are scored only from stored vectors."""
-        with self._lock:
-            if self._static_vectors is None:
-                folder = Path(self.embedder.name).expanduser()
-                if not (folder / "tokenizer.json").is_file():
-                    return None
-                self._static_vectors = StaticTokenVectors(folder, self.settings.static_cache)
-            return self._static_vectors
-
-    def _sentence_scorer(self) -> StaticTokenVectors | None:
-        return self.static_vectors if self.settings.sentence_vectors == "static" else None
 
     @property
     def generator(self) -> Generator:
@@ -239,7 +221,7 @@ class RAG:
             max_file_bytes=int(s.max_file_mb * 1e6),
             parse_workers=s.parse_workers,
             embed_batch_chunks=s.ingest_batch_chunks,
-            sentence_vectors=s.sentence_vectors == "model",
+            sentence_vectors=s.sentence_vectors,
             sentence_pooling=s.sentence_pooling,
             prune=prune,
             ocr=s.ocr,
@@ -268,7 +250,6 @@ class RAG:
                     [Path(p).expanduser() for p in paths],
                     self._ingest_options(prune),
                     progress,
-                    self.static_vectors,
                 )
             finally:
                 target.flush()
@@ -286,7 +267,6 @@ class RAG:
                     read_jsonl(Path(path).expanduser()),
                     self._ingest_options(),
                     progress,
-                    self.static_vectors,
                 )
             finally:
                 target.flush()
@@ -385,14 +365,7 @@ class RAG:
             k, mode=mode, group_by_document=group_by_document, where=where
         )
         target = self.collection(collection)
-        return search(
-            target,
-            self.embedder,
-            check_query(query),
-            options,
-            self.reranker,
-            self._sentence_scorer(),
-        )
+        return search(target, self.embedder, check_query(query), options, self.reranker)
 
     def neighbours(
         self, passage: Passage, before: int = 1, after: int = 1, collection: str | None = None
@@ -426,12 +399,7 @@ class RAG:
         target = self.collection(collection)
         template = prompt_for(s.rag_prompt_file, target.folder)
         found = search(
-            target,
-            self.embedder,
-            question,
-            self.search_options(k, where=where),
-            self.reranker,
-            self._sentence_scorer(),
+            target, self.embedder, question, self.search_options(k, where=where), self.reranker
         )
         policy = ContextPolicy(s.min_similarity, s.context_min_relative_score, s.context_neighbours)
         passages = answer_context(target, found, policy)

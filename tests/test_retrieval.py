@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,6 @@ from rag.collection import STORE_FILE
 from rag.errors import InvalidRequest
 from rag.evaluate import evaluate
 from rag.prompts.rag_template import RagPrompt
-from rag.search.candidates import candidate_rankings
 from rag.search.rerank import CrossEncoderReranker
 
 
@@ -215,18 +213,9 @@ def _sentence_blobs(rag: RAG) -> dict[str, bytes | None]:
     return {path.removeprefix("record:"): blob for path, blob in rows}
 
 
-@pytest.fixture
-def model_sentences(settings, embedder, smollm) -> Iterator[RAG]:
-    """A library that embeds every sentence at ingest (RAG_SENTENCE_VECTORS=model)."""
-    chosen = settings.model_copy(update={"sentence_vectors": "model"})
-    with RAG(settings=chosen, embedder=embedder, generator=smollm) as engine:
-        yield engine
-
-
 def test_every_sentence_gets_a_vector_and_the_best_one_scores_the_chunk(
-    model_sentences: RAG, tmp_path: Path
+    rag: RAG, tmp_path: Path
 ) -> None:
-    rag = model_sentences
     rows: list[tuple[str, str, dict[str, str]]] = [
         ("study", STUDY, {}),
         ("short", "The cafeteria serves soup on Fridays.", {}),
@@ -256,7 +245,7 @@ def test_without_sentence_vectors_their_weight_goes_to_the_dense_ranking(
         ("salt", "Salt intake and blood pressure in adults: a review of trials.", {}),
         ("kidney", "Kidney damage in hypertensive rats after a salt load.", {}),
     ]
-    plain = settings.model_copy(update={"sentence_vectors": "off"})
+    plain = settings.model_copy(update={"sentence_vectors": False})
     with RAG(settings=plain, embedder=embedder, generator=smollm) as rag:
         rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
         assert set(_sentence_blobs(rag).values()) == {None}
@@ -267,40 +256,6 @@ def test_without_sentence_vectors_their_weight_goes_to_the_dense_ranking(
     assert [(p.chunk_id, p.score) for p in default] == [(p.chunk_id, p.score) for p in expected]
 
 
-def test_by_default_no_sentence_is_embedded_and_static_vectors_score_the_best_sentence(
-    rag: RAG, tmp_path: Path
-) -> None:
-    rows: list[tuple[str, str, dict[str, str]]] = [
-        ("study", STUDY, {}),
-        ("salt", "Salt intake and blood pressure in adults: a review of trials.", {}),
-        ("short", "The cafeteria serves soup on Fridays.", {}),
-    ]
-    rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
-    assert set(_sentence_blobs(rag).values()) == {None}  # nothing embedded but the chunks
-    question = "Their kidneys showed no structural damage."
-    found = rag.search(question, k=3)
-    ids = [p.chunk_id for p in found]
-    collection = rag.collection()
-    counts = collection.token_counts()
-    static = rag.static_vectors
-    assert counts is not None and static is not None
-    texts = [record.text for record in collection.chunks(ids)]
-    assert int(counts.sum()) == int(static.token_counts(texts).sum()) > 0
-
-    options = rag.search_options(3)
-    vector = rag.embedder.embed([question])[0]
-    rankings = candidate_rankings(collection, vector, question, options, static)
-    sentence = next(r for r in rankings if r.name == "sentence")
-    study = next(p.chunk_id for p in found if p.path == "record:study")
-    # The question is one of the study's sentences word for word: its best sentence scores 1.
-    assert sentence.hits[0].chunk_id == study
-    assert sentence.hits[0].score == pytest.approx(1.0, abs=1e-4)
-    assert {h.chunk_id for h in sentence.hits} == set(ids)  # every candidate scored
-    # Without a scorer (RAG_SENTENCE_VECTORS=off) the ranking is not there.
-    plain = candidate_rankings(collection, vector, question, options, None)
-    assert [r.name for r in plain] == ["dense", "lexical"]
-
-
 def test_stores_from_before_sentence_vectors_gain_the_column_on_open(
     parts: RAG, settings, embedder, smollm, tmp_path: Path
 ) -> None:
@@ -309,8 +264,7 @@ def test_stores_from_before_sentence_vectors_gain_the_column_on_open(
     db = sqlite3.connect(store)
     db.execute("ALTER TABLE chunks DROP COLUMN sentence_embeddings")
     db.close()
-    chosen = parts.settings.model_copy(update={"sentence_vectors": "model"})
-    with RAG(settings=chosen, embedder=embedder, generator=smollm) as reopened:
+    with RAG(settings=parts.settings, embedder=embedder, generator=smollm) as reopened:
         assert _ids(reopened.search("XK-4471", k=1)) == ["p1"]  # old chunks: no sentence signal
         reopened.ingest_jsonl(_records(tmp_path / "new.jsonl", [("study", STUDY, {})]))
         assert _sentence_blobs(reopened)["study"] is not None

@@ -41,12 +41,6 @@ class Progress(Protocol):
     def file_done(self, outcome: FileOutcome) -> None: ...
 
 
-class TokenCounter(Protocol):
-    """Counts the embedding model's tokens in texts (ingest/static_vectors.py)."""
-
-    def token_counts(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
 class NoProgress:
     def start(self, total: int) -> None:
         pass
@@ -80,10 +74,8 @@ class Committer:
         sentence_vectors: bool,
         pooled_sentences: bool,
         clock: StageClock,
-        token_counter: TokenCounter | None = None,
     ) -> None:
         self._collection = collection
-        self._token_counter = token_counter
         self._embedder = embedder
         self._batch_chunks = batch_chunks
         self._sentence_vectors = sentence_vectors
@@ -155,10 +147,6 @@ class Committer:
                         attachments=len(doc.attachments),
                     )
                 )
-        if self._token_counter is not None:
-            # All static sentence vectors need from the ingest: how common each word is.
-            with self._clock.timing("embed_sentences_s"):
-                self._collection.add_token_counts(self._token_counter.token_counts(texts))
         self._pending, self._pending_chunks = [], 0
         if time.monotonic() - self._last_flush > _FLUSH_SECONDS:
             self.save_index()

@@ -31,13 +31,7 @@ from ingest.prepare import DocumentTask, PreparedDocument, prepare
 from ingest.workers import TaskFailure, WorkerPool
 from rag.collection import Collection
 from rag.errors import InvalidRequest
-from rag.ingestion.committer import (
-    Committer,
-    NoProgress,
-    Progress,
-    TokenCounter,
-    document_id_for,
-)
+from rag.ingestion.committer import Committer, NoProgress, Progress, document_id_for
 from rag.ingestion.stages import StageClock
 from rag.types import FileOutcome, FileStatus, IngestReport
 
@@ -77,17 +71,14 @@ def ingest_paths(
     paths: Iterable[Path],
     options: IngestOptions,
     progress: Progress | None = None,
-    token_counter: TokenCounter | None = None,
 ) -> IngestReport:
-    """Ingest files and folders. `token_counter` counts the chunks' tokens for the static
-    sentence vectors' word weights (ingest/static_vectors.py)."""
     started = time.monotonic()
     tracker = progress or NoProgress()
     candidates = list(_candidates(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
     clock = StageClock()
-    committer = _committer(collection, embedder, outcomes, tracker, options, clock, token_counter)
+    committer = _committer(collection, embedder, outcomes, tracker, options, clock)
     workers = options.parse_workers if len(candidates) >= _MIN_FILES_FOR_WORKERS else 0
     parse = ParseOptions(
         ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
@@ -111,7 +102,6 @@ def _committer(
     tracker: Progress,
     options: IngestOptions,
     clock: StageClock,
-    token_counter: TokenCounter | None,
 ) -> Committer:
     return Committer(
         collection,
@@ -122,7 +112,6 @@ def _committer(
         options.sentence_vectors,
         options.sentence_pooling == "pooled",
         clock,
-        token_counter,
     )
 
 
@@ -132,7 +121,6 @@ def ingest_records(
     records: Iterable[tuple[int, bytes]],
     options: IngestOptions,
     progress: Progress | None = None,
-    token_counter: TokenCounter | None = None,
 ) -> IngestReport:
     """Ingest `{"id", "text", "metadata"}` JSON lines; `records` yields (line number, line)."""
     started = time.monotonic()
@@ -140,7 +128,7 @@ def ingest_records(
     tracker.start(0)
     outcomes: list[FileOutcome] = []
     clock = StageClock()
-    committer = _committer(collection, embedder, outcomes, tracker, options, clock, token_counter)
+    committer = _committer(collection, embedder, outcomes, tracker, options, clock)
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
     planned = (
         _plan_record(collection, number, line, limits, embedder.name) for number, line in records

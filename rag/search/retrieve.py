@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ingest.embed import Embedder
-from ingest.static_vectors import StaticTokenVectors
 from rag.collection import Collection
 from rag.errors import EmptyCollection
 from rag.search.candidates import candidate_rankings
@@ -33,10 +32,8 @@ def search(
     query: str,
     options: SearchOptions,
     reranker: Reranker | None = None,
-    static: StaticTokenVectors | None = None,
 ) -> list[Passage]:
-    """The best `options.k` passages for an already checked query (`check_query`), best first.
-    `static` scores best sentences where the collection stores no sentence vectors."""
+    """The best `options.k` passages for an already checked query (`check_query`), best first."""
     options.checked()
     if collection.chunk_count() == 0:
         raise EmptyCollection(
@@ -44,7 +41,7 @@ def search(
             f"(rag ingest PATH --collection {collection.name})"
         )
     vector = embedder.embed([query])[0]
-    rankings = candidate_rankings(collection, vector, query, options, static)
+    rankings = candidate_rankings(collection, vector, query, options)
     fused = _fused(rankings, options)
     if not fused:
         return []
