@@ -1,8 +1,10 @@
 """OpenAI-compatible endpoints, so the `openai` SDK and chat front-ends can use the service.
 
 `model` names a collection (GET /v1/models lists them; "rag" means the default collection) or
-the request's extra `collection` field does. The last user message is the question; the answer
-is RAG over that collection, with the sources in an extra `sources` field (in the final chunk
+the request's extra `collection` field does. The last user message is the question, the user and
+assistant messages before it its conversation (a follow-up is searched with it, and it goes into
+the prompt; system messages are ignored: the collection's prompt is used); the answer is RAG over
+that collection, with the sources in an extra `sources` field (in the final chunk
 when streaming).
 """
 
@@ -61,21 +63,28 @@ class OpenAIController(Controller):
     async def chat_completions(
         self, data: ChatRequest, services: Services, access: Access
     ) -> ChatCompletion | ServerSentEvent:
-        """RAG answer to the last user message, in OpenAI's chat completion format."""
+        """RAG answer to the last user message, with the conversation before it, in OpenAI's
+        chat completion format."""
         rag = services.rag
         target = data.collection or (None if data.model == DEFAULT_MODEL else data.model)
         collection = allowed_collection(rag, access, target)
-        questions = [m.text() for m in data.messages if m.role == "user" and m.text().strip()]
-        if not questions:
+        asked = [i for i, m in enumerate(data.messages) if m.role == "user" and m.text().strip()]
+        if not asked:
             raise InvalidRequest("no user message with text: the last user message is the question")
+        history = [
+            {"role": m.role, "content": m.text()}
+            for m in data.messages[: asked[-1]]
+            if m.role in ("user", "assistant")
+        ]
         stream = await anyio.to_thread.run_sync(
             partial(
                 rag.stream,
-                questions[-1],
+                data.messages[asked[-1]].text(),
                 data.k,
                 collection,
                 max_tokens=data.max_completion_tokens or data.max_tokens,
                 temperature=data.temperature,
+                history=history,
             )
         )
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"

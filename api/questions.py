@@ -57,7 +57,15 @@ class QueryController(Controller):
         # Retrieval and prompt fitting happen before the first byte, so their errors are
         # ordinary JSON error responses even when streaming.
         stream = await anyio.to_thread.run_sync(
-            partial(rag.stream, data.question, data.k, collection, where=where, mode=data.mode)
+            partial(
+                rag.stream,
+                data.question,
+                data.k,
+                collection,
+                where=where,
+                mode=data.mode,
+                history=[{"role": t.role, "content": t.content} for t in data.history or []],
+            )
         )
         if data.stream:
             metrics = services.metrics

@@ -49,6 +49,13 @@ class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
     filter: FilterIn | None = None
 
 
+class Turn(msgspec.Struct, forbid_unknown_fields=True):
+    """One earlier turn of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     question: Question
     k: TopK | None = None
@@ -57,6 +64,8 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     stream: bool = False
     # Who writes the answer for this question; default: the server's RAG_ANSWER_MODE.
     mode: Literal["generative", "extractive"] | None = None
+    # The conversation before the question, oldest first: a follow-up is searched with it.
+    history: list[Turn] | None = None
 
 
 class PassageOut(msgspec.Struct):

@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         "sentences that best answer ('extractive': no LLM call). 'auto': extractive for local "
         "models under 1 GB (too small to read tables or long passages), generative otherwise.",
     )
+    condense: Literal["auto", "history", "llm"] = Field(
+        default="auto",
+        description="How a follow-up question is searched: 'history' adds the latest earlier "
+        "user turns to the search (no LLM call); 'llm' has the LLM rewrite it as a standalone "
+        "question (falling back to 'history' on an empty or rambling rewrite). 'auto': 'history' "
+        "for local models under 1 GB (as for RAG_ANSWER_MODE), 'llm' otherwise.",
+    )
     check_answers: bool = Field(
         default=True,
         description="Check every sentence of a generated answer against the passages: figures "

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from index.filters import SearchFilter
 from index.store import DocumentRecord, stored_document_count
@@ -18,6 +18,12 @@ from ingest.embed import Embedder
 from ingest.embed_runtime import make_embedder
 from rag.answer.budget import fit_prompt
 from rag.answer.context import ContextPolicy, answer_context, neighbours
+from rag.answer.conversation import (
+    SearchContext,
+    checked_history,
+    condensed_context,
+    history_context,
+)
 from rag.answer.markup import ANSWER_STOPS
 from rag.answer.stream import AnswerCheck, AnswerStream
 from rag.collection import STORE_FILE, CheckReport, Collection, IndexPolicy, validate_name
@@ -39,6 +45,7 @@ from rag.ingestion.pipeline import (
 from rag.llm.factory import make_generator, resolve_answer_mode
 from rag.llm.model_paths import default_embed_model
 from rag.llm.protocol import Generator, SamplingOptions
+from rag.prompts.chat_formats import Message
 from rag.prompts.rag_template import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.runtime import configure_process
 from rag.search.options import SearchMode, SearchOptions, check_query
@@ -355,17 +362,28 @@ class RAG:
         mode: SearchMode | None = None,
         group_by_document: bool = False,
         where: SearchFilter | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[Passage]:
-        """The passages that best match `query`, best first (no LLM involved).
+        """The passages that best match `query`, best first.
 
         `where` filters inside the search (document ids, path glob, file types, metadata), so
         k results come back whenever k exist; `group_by_document` keeps each document's best.
+        `history`: the conversation before a follow-up query, as for `stream` (with
+        RAG_CONDENSE=llm the LLM rewrites the query first).
         """
         options = self.search_options(
             k, mode=mode, group_by_document=group_by_document, where=where
         )
         target = self.collection(collection)
-        return search(target, self.embedder, check_query(query), options, self.reranker)
+        searched = self.search_context(check_query(query), checked_history(history))
+        return search(
+            target,
+            self.embedder,
+            searched.query,
+            options,
+            self.reranker,
+            searched.earlier(),
+        )
 
     def neighbours(
         self, passage: Passage, before: int = 1, after: int = 1, collection: str | None = None
@@ -383,8 +401,14 @@ class RAG:
         max_tokens: int | None = None,
         temperature: float | None = None,
         mode: Literal["generative", "extractive"] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
     ) -> AnswerStream:
         """Retrieve, then answer; iterate for text pieces, then call `.result()`.
+
+        `history` is the conversation before the question, `[{"role": "user" | "assistant",
+        "content": str}, ...]`, oldest first: a follow-up is searched with it (RAG_CONDENSE) and
+        the earlier turns go into the prompt as far as the context allows (oldest dropped first,
+        counted in the answer's `context.history_dropped`).
 
         When no passage clears the relevance cut-off (RAG_MIN_SIMILARITY), the answer says so
         and the LLM is not called. In extractive mode the answer quotes the passage sentences
@@ -395,11 +419,18 @@ class RAG:
         context built (relevance cut, neighbours), then answered and checked.
         """
         question = check_query(question)
+        turns = checked_history(history)
         s = self.settings
         target = self.collection(collection)
         template = prompt_for(s.rag_prompt_file, target.folder)
+        searched = self.search_context(question, turns)
         found = search(
-            target, self.embedder, question, self.search_options(k, where=where), self.reranker
+            target,
+            self.embedder,
+            searched.query,
+            self.search_options(k, where=where),
+            self.reranker,
+            searched.earlier(),
         )
         policy = ContextPolicy(s.min_similarity, s.context_min_relative_score, s.context_neighbours)
         passages = answer_context(target, found, policy)
@@ -416,7 +447,7 @@ class RAG:
         if (mode or self.answer_mode) == "extractive":
             return AnswerStream.extractive(passages, check)
         answer_tokens = max_tokens or s.max_answer_tokens
-        prompt = fit_prompt(self.generator, template, question, passages, answer_tokens)
+        prompt = fit_prompt(self.generator, template, question, passages, answer_tokens, turns)
         options = SamplingOptions(
             max_tokens=prompt.max_answer_tokens,
             temperature=s.temperature if temperature is None else temperature,
@@ -426,6 +457,23 @@ class RAG:
             stop=ANSWER_STOPS,
         )
         return AnswerStream.generate(self.generator, prompt, options, check)
+
+    def search_context(self, question: str, history: Sequence[Message]) -> SearchContext:
+        """What a (follow-up) question is searched with: see rag/answer/conversation.py."""
+        if not history:
+            return SearchContext(question)
+        if self.condense_mode == "llm":
+            return condensed_context(self.generator, question, history)
+        return history_context(question, history)
+
+    @property
+    def condense_mode(self) -> Literal["history", "llm"]:
+        """RAG_CONDENSE, with "auto" decided by the model's size as for the answer mode."""
+        if self.settings.condense != "auto":
+            return self.settings.condense
+        by_size = self.settings.model_copy(update={"answer_mode": "auto"})
+        given = self._generator.name if self._generator is not None else None
+        return "llm" if resolve_answer_mode(by_size, given) == "generative" else "history"
 
     @property
     def answer_mode(self) -> Literal["generative", "extractive"]:
@@ -445,10 +493,14 @@ class RAG:
         *,
         where: SearchFilter | None = None,
         mode: Literal["generative", "extractive"] | None = None,
+        history: Sequence[Mapping[str, Any]] | None = None,
     ) -> Answer:
         """Answer from the documents, with numbered sources that `[n]` markers point at, the
-        quoted evidence, and each sentence's check against the passages."""
-        return self.stream(question, k, collection, where=where, mode=mode).result()
+        quoted evidence, and each sentence's check against the passages. `history`: the
+        conversation before the question (see `stream`)."""
+        return self.stream(
+            question, k, collection, where=where, mode=mode, history=history
+        ).result()
 
 
 def _document_info(d: DocumentRecord) -> DocumentInfo:

@@ -120,6 +120,9 @@ class ContextReport(msgspec.Struct, frozen=True):
     used: int
     last_trimmed: bool
     dropped: list[DroppedPassage]
+    # Earlier conversation turns in the prompt, and those left out for room (oldest first).
+    history_used: int = 0
+    history_dropped: int = 0
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class FittedPrompt:
     prompt_tokens: int
     max_answer_tokens: int
     context_size: int
+    history_used: int = 0
+    history_dropped: int = 0
 
     def report(self) -> ContextReport:
         """Which passages the model saw, for the response."""
@@ -37,6 +39,8 @@ class FittedPrompt:
             used=len(self.passages),
             last_trimmed=self.trimmed,
             dropped=[DroppedPassage(p.path, p.page, p.chunk_id) for p in self.dropped],
+            history_used=self.history_used,
+            history_dropped=self.history_dropped,
         )
 
 
@@ -46,12 +50,16 @@ def fit_prompt(
     question: str,
     passages: Sequence[Passage],
     max_answer_tokens: int,
+    history: Sequence[Message] = (),
 ) -> FittedPrompt:
+    """The prompt with as much as fits: earlier turns of a conversation go first, oldest
+    first, then passages from the last (the last that fits is cut at a sentence)."""
     context = generator.context_size
     budget = context - max_answer_tokens
+    turns = _fitting_history(generator, prompt, question, passages, history, budget)
 
     def cost(chosen: list[Passage]) -> tuple[list[Message], int]:
-        messages = prompt.messages(question, chosen)
+        messages = prompt.messages(question, chosen, turns)
         return messages, generator.count_prompt_tokens(messages)
 
     kept = list(passages)
@@ -79,7 +87,38 @@ def fit_prompt(
                 dropped = list(passages[position:])
             break
     answer_room = max(1, min(max_answer_tokens, context - tokens))
-    return FittedPrompt(messages, kept, dropped, trimmed, tokens, answer_room, context)
+    return FittedPrompt(
+        messages,
+        kept,
+        dropped,
+        trimmed,
+        tokens,
+        answer_room,
+        context,
+        history_used=len(turns),
+        history_dropped=len(history) - len(turns),
+    )
+
+
+def _fitting_history(
+    generator: Generator,
+    prompt: RagPrompt,
+    question: str,
+    passages: Sequence[Passage],
+    history: Sequence[Message],
+    budget: int,
+) -> list[Message]:
+    """The latest turns that fit beside all passages; none when even the passages alone do not
+    fit (they are trimmed then, and matter more than the conversation). A kept history starts
+    with a user turn."""
+    turns = list(history)
+    while turns:
+        if generator.count_prompt_tokens(prompt.messages(question, passages, turns)) <= budget:
+            return turns
+        turns = turns[1:]
+        while turns and turns[0]["role"] != "user":
+            turns = turns[1:]
+    return turns
 
 
 def _longest_fitting_cut(

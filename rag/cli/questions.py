@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 import click
 
 from rag import SearchFilter
+from rag.answer.stream import AnswerStream
 from rag.cli.output import collection_option, emit_json, engine, json_option, k_option, user_errors
 from rag.search.options import SearchMode
 from rag.types import Answer, Passage
@@ -180,20 +181,31 @@ def ask(
         if as_json:
             emit_json(stream.result().to_dict())
             return
-        pieces: list[str] = []
-        for piece in stream:
-            click.echo(piece, nl=False)
-            pieces.append(piece)
-        if not "".join(pieces).strip():
-            click.echo("(the model gave no answer; try rephrasing, or a larger model)", nl=False)
-        click.echo()
-        answer = stream.result()
-        _print_check(answer, "".join(pieces))
-        _print_sources(answer)
-        context = answer.context
-        if context is not None and context.dropped:
-            click.echo(
-                f"({len(context.dropped)} more passages did not fit the model's context of "
-                f"{context.context_size} tokens)",
-                err=True,
-            )
+        show_answer(stream)
+
+
+def show_answer(stream: AnswerStream) -> Answer:
+    """Print the answer as it streams, then the check, the evidence and the sources."""
+    pieces: list[str] = []
+    for piece in stream:
+        click.echo(piece, nl=False)
+        pieces.append(piece)
+    if not "".join(pieces).strip():
+        click.echo("(the model gave no answer; try rephrasing, or a larger model)", nl=False)
+    click.echo()
+    answer = stream.result()
+    _print_check(answer, "".join(pieces))
+    _print_sources(answer)
+    context = answer.context
+    if context is not None and context.dropped:
+        click.echo(
+            f"({len(context.dropped)} more passages did not fit the model's context of "
+            f"{context.context_size} tokens)",
+            err=True,
+        )
+    if context is not None and context.history_dropped:
+        click.echo(
+            f"({context.history_dropped} earliest turns of the conversation did not fit)",
+            err=True,
+        )
+    return answer

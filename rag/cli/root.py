@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from rag.cli.chat import chat
 from rag.cli.ingest import check, ingest
 from rag.cli.manage import collections, documents, formats
 from rag.cli.output import user_errors
@@ -47,5 +48,5 @@ def _own_messages(record: logging.LogRecord) -> bool:
     return own or record.levelno >= logging.ERROR
 
 
-for _command in (ingest, check, search, eval_command, ask, documents, collections, formats):
+for _command in (ingest, check, search, eval_command, ask, chat, documents, collections, formats):
     cli.add_command(_command)

@@ -52,7 +52,11 @@ class RagPrompt:
     )
     not_found: str = "I could not find this in your documents."
 
-    def messages(self, question: str, passages: Sequence[Passage]) -> list[Message]:
+    def messages(
+        self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()
+    ) -> list[Message]:
+        """System, the conversation's earlier turns as they were, then the passages and the
+        question."""
         blocks = [
             _render(
                 self.passage,
@@ -70,6 +74,7 @@ class RagPrompt:
         messages: list[Message] = []
         if self.system.strip():
             messages.append({"role": "system", "content": self.system})
+        messages.extend(history)
         messages.append({"role": "user", "content": user})
         return messages
 

@@ -32,16 +32,27 @@ def search(
     query: str,
     options: SearchOptions,
     reranker: Reranker | None = None,
+    earlier: Sequence[tuple[str, float]] = (),
 ) -> list[Passage]:
-    """The best `options.k` passages for an already checked query (`check_query`), best first."""
+    """The best `options.k` passages for an already checked query (`check_query`), best first.
+
+    `earlier` (text, weight) pairs search along with the query: a follow-up question's earlier
+    turns (rag/answer/conversation.py). Their words join the BM25 query and their vectors are
+    added to the query's with their weights.
+    """
     options.checked()
     if collection.chunk_count() == 0:
         raise EmptyCollection(
             f"collection {collection.name!r} is empty: add documents first "
             f"(rag ingest PATH --collection {collection.name})"
         )
-    vector = embedder.embed([query])[0]
-    rankings = candidate_rankings(collection, vector, query, options)
+    vectors = embedder.embed([query, *(text for text, _ in earlier)])
+    vector = vectors[0]
+    if earlier:
+        vector = vector + sum(w * v for (_, w), v in zip(earlier, vectors[1:], strict=True))
+        vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+    searched = " ".join([query, *(text for text, _ in earlier)])
+    rankings = candidate_rankings(collection, vector, searched, options)
     fused = _fused(rankings, options)
     if not fused:
         return []
