@@ -1,4 +1,5 @@
-"""`rag serve` and `rag keys`: the commands that need the API (imports flow api -> rag)."""
+"""`rag serve`, `rag mcp` and `rag keys`: the commands that need the API (imports flow
+api -> rag)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,20 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
             click.echo("no API keys configured: open to local clients only", err=True)
         app = create_app(rag=ctx.obj)
         uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command("mcp")
+@click.pass_context
+def mcp_command(ctx: click.Context) -> None:
+    """Serve your documents to an AI assistant over MCP (stdio): tools search, ask,
+    list_collections, list_documents and ingest (only under RAG_MCP_INGEST_DIRS), each
+    document's text as a resource. Give the assistant `rag mcp` as the server's command."""
+    from api.mcp_tools import build_mcp_server
+
+    with user_errors():
+        rag = ctx.obj
+        server = build_mcp_server(rag, rag.settings.mcp_ingest_dirs)
+    server.run("stdio")
 
 
 @cli.group()

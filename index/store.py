@@ -409,6 +409,17 @@ class ChunkStore:
             ]
         return self.chunks(ids)
 
+    def document_chunks(self, document_id: str) -> list[ChunkRecord]:
+        """A document's chunks, in order."""
+        with self._lock:
+            ids = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,)
+                )
+            ]
+        return self.chunks(ids)
+
     def chunk_count(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM chunks").fetchone()[0])

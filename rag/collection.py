@@ -404,5 +404,8 @@ class Collection:
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         return self._store.chunks(ids)
 
+    def document_chunks(self, document_id: str) -> list[ChunkRecord]:
+        return self._store.document_chunks(document_id)
+
     def neighbours(self, chunk_id: int, before: int, after: int) -> list[ChunkRecord]:
         return self._store.neighbours(chunk_id, before, after)

@@ -216,6 +216,11 @@ class Settings(BaseSettings):
         description="JSON file of hashed API keys (default: <home>/api_keys.json). With no "
         "keys, `rag serve` listens on localhost only.",
     )
+    mcp_ingest_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders on this machine whose files MCP clients may ingest (`ingest` tool), "
+        "as a JSON list; empty: the tool is refused.",
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per encode batch.")
     embed_runtime: Literal["auto", "onnx", "torch"] = Field(
         default="auto",

@@ -298,6 +298,15 @@ class RAG:
             )
         return _document_info(record)
 
+    def document_text(self, document_id: str, collection: str | None = None) -> str:
+        """A document's text as its chunks were stored, in order, a blank line apart."""
+        target = self.collection(collection)
+        if target.document(document_id) is None:
+            raise DocumentNotFound(
+                f"no document with id {document_id!r} in collection {target.name!r}"
+            )
+        return "\n\n".join(chunk.text for chunk in target.document_chunks(document_id))
+
     def delete_document(self, document_id: str, collection: str | None = None) -> None:
         target = self.collection(collection)
         with target.writing():
