@@ -1,0 +1,133 @@
+"""`rag mcp`: the real server over stdio, driven by the MCP SDK's own client."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from rag import RAG
+
+RAG_BIN = Path(sys.executable).parent / "rag"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def home(settings, embedder, smollm, tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "norvex.md").write_text(
+        "# Norvex Robotics\n\nNorvex Robotics is headquartered in Lyon. "
+        "Its chief executive is Ada Moreau.\n"
+    )
+    (docs / "brightwater.md").write_text(
+        "# Brightwater Foods\n\nBrightwater Foods makes frozen meals in Gdansk.\n"
+    )
+    with RAG(settings=settings, embedder=embedder, generator=smollm) as rag:
+        rag.ingest([docs])
+    return settings.home
+
+
+def _session(home: Path, env: dict[str, str], use: Callable[[Client], Awaitable[Any]]) -> Any:
+    params = StdioServerParameters(
+        command=str(RAG_BIN),
+        args=["mcp"],
+        env={**os.environ, "RAG_HOME": str(home), "RAG_ANSWER_MODE": "extractive", **env},
+    )
+
+    async def main() -> Any:
+        async with Client(params, read_timeout_seconds=240) as client:
+            return await use(client)
+
+    return anyio.run(main)
+
+
+def _data(result: Any) -> Any:
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+def _error(result: Any) -> str:
+    assert result.is_error
+    return " ".join(part.text for part in result.content)
+
+
+def test_the_tools_search_ask_and_list_over_stdio(home: Path) -> None:
+    async def use(client: Client) -> dict[str, Any]:
+        tools = await client.list_tools()
+        found = await client.call_tool("search", {"query": "Who runs Norvex Robotics?", "k": 2})
+        asked = await client.call_tool("ask", {"question": "Where is Norvex Robotics based?"})
+        collections = await client.call_tool("list_collections", {})
+        documents = await client.call_tool("list_documents", {})
+        return {
+            "tools": {tool.name for tool in tools.tools},
+            "found": _data(found),
+            "asked": _data(asked),
+            "collections": _data(collections),
+            "documents": _data(documents),
+        }
+
+    seen = _session(home, {}, use)
+    assert {"search", "ask", "list_collections", "list_documents", "ingest"} <= seen["tools"]
+    first = seen["found"]["passages"][0]
+    assert Path(first["path"]).name == "norvex.md" and first["similarity"] > 0
+    assert "Lyon" in seen["asked"]["answer"]
+    assert Path(seen["asked"]["sources"][0]["path"]).name == "norvex.md"
+    listed = seen["collections"]
+    assert (listed.get("result") or listed) == [{"name": "default", "documents": 2}]
+    paths = sorted(Path(d["path"]).name for d in seen["documents"]["documents"])
+    assert paths == ["brightwater.md", "norvex.md"]
+
+
+def test_documents_are_resources_and_bad_calls_say_what_to_fix(home: Path) -> None:
+    async def use(client: Client) -> dict[str, Any]:
+        documents = _data(await client.call_tool("list_documents", {}))["documents"]
+        norvex = next(d for d in documents if d["path"].endswith("norvex.md"))
+        text = await client.read_resource(f"rag://default/documents/{norvex['id']}")
+        unknown = await client.call_tool("list_documents", {"collection_name": "nosuch"})
+        empty = await client.call_tool("search", {"query": "   "})
+        refused = await client.call_tool("ingest", {"paths": [str(home)]})
+        return {
+            "text": text.contents[0].text,
+            "unknown": _error(unknown),
+            "empty": _error(empty),
+            "refused": _error(refused),
+        }
+
+    seen = _session(home, {}, use)
+    assert "Ada Moreau" in seen["text"]
+    assert "no collection named 'nosuch'" in seen["unknown"]
+    assert "empty" in seen["empty"]
+    assert "RAG_MCP_INGEST_DIRS" in seen["refused"]
+
+
+def test_ingest_reads_only_under_the_allowed_folders(home: Path, tmp_path: Path) -> None:
+    allowed = tmp_path / "inbox"
+    allowed.mkdir()
+    (allowed / "memo.md").write_text("# Memo\n\nThe canteen closes at three on Fridays.\n")
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nNot for the assistant.\n")
+
+    async def use(client: Client) -> dict[str, Any]:
+        added = await client.call_tool(
+            "ingest", {"paths": [str(allowed)], "collection_name": "inbox"}
+        )
+        escaped = await client.call_tool("ingest", {"paths": [str(allowed / ".." / "secret.md")]})
+        found = await client.call_tool(
+            "search", {"query": "canteen", "collection_name": "inbox", "k": 1}
+        )
+        return {"added": _data(added), "escaped": _error(escaped), "found": _data(found)}
+
+    seen = _session(home, {"RAG_MCP_INGEST_DIRS": json.dumps([str(allowed)])}, use)
+    assert seen["added"]["ingested"] == 1 and seen["added"]["collection"] == "inbox"
+    assert "not under an allowed folder" in seen["escaped"]
+    assert Path(seen["found"]["passages"][0]["path"]).name == "memo.md"
