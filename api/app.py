@@ -20,6 +20,7 @@ from api.collections import CollectionController
 from api.documents import DocumentController, JobController
 from api.errors import EXCEPTION_HANDLERS
 from api.health import healthz, metrics, readyz
+from api.mcp_http import mcp_mount
 from api.openai_compat import OpenAIController
 from api.openapi_streams import document_event_streams
 from api.questions import QueryController
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
     owns_engine = rag is None
     services = Services.build(engine)
     keys = key_ring_for(engine.settings)
+    mcp = mcp_mount(engine, with_keys=bool(keys))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
             healthz,
             readyz,
             metrics,
+            mcp.handler,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
         guards=[key_guard(keys)],  # type: ignore[list-item]
         middleware=[prometheus.middleware],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        lifespan=[lifespan, mcp.lifespan],
         request_max_body_size=upload_limit,
         openapi_config=OpenAPIConfig(
             title="localrag",

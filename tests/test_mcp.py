@@ -1,20 +1,26 @@
-"""`rag mcp`: the real server over stdio, driven by the MCP SDK's own client."""
+"""The MCP server, real, driven by the SDK's own client: `rag mcp` over stdio, and /mcp on
+`rag serve` over streamable HTTP behind a scoped API key."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from rag import RAG
+from tests.servers import free_port, running_server
 
 RAG_BIN = Path(sys.executable).parent / "rag"
 
@@ -131,3 +137,42 @@ def test_ingest_reads_only_under_the_allowed_folders(home: Path, tmp_path: Path)
     assert seen["added"]["ingested"] == 1 and seen["added"]["collection"] == "inbox"
     assert "not under an allowed folder" in seen["escaped"]
     assert Path(seen["found"]["passages"][0]["path"]).name == "memo.md"
+
+
+def test_the_same_tools_on_rag_serve_behind_a_scoped_key(
+    home: Path, settings, embedder, smollm, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "payroll.md").write_text("# Payroll\n\nSalaries are paid on the 25th.\n")
+    with RAG(settings=settings, embedder=embedder, generator=smollm) as rag:
+        rag.ingest([other], collection="payroll")
+    env = {**os.environ, "RAG_HOME": str(home), "RAG_ANSWER_MODE": "extractive"}
+    made = subprocess.run(
+        [str(RAG_BIN), "keys", "add", "assistant", "--collection", "default", "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=True,
+    )  # fmt: skip
+    key = json.loads(made.stdout)["key"]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    async def use(client: Client) -> dict[str, Any]:
+        collections = _data(await client.call_tool("list_collections", {}))
+        found = _data(await client.call_tool("search", {"query": "Who runs Norvex?", "k": 1}))
+        hidden = await client.call_tool("list_documents", {"collection_name": "payroll"})
+        return {"collections": collections, "found": found, "hidden": _error(hidden)}
+
+    async def connect() -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {key}"}
+        http = httpx2.AsyncClient(headers=headers, timeout=240)
+        transport = streamable_http_client(f"{base}/mcp/", http_client=http)
+        async with http, Client(transport) as client:
+            return await use(client)
+
+    with running_server([str(RAG_BIN), "serve", "--port", str(port)], f"{base}/healthz", env):
+        assert httpx.post(f"{base}/mcp/", json={}, timeout=30).status_code == 401  # no key
+        seen = anyio.run(connect)
+    listed = seen["collections"]
+    assert (listed.get("result") or listed) == [{"name": "default", "documents": 2}]
+    assert Path(seen["found"]["passages"][0]["path"]).name == "norvex.md"
+    assert "may not use collection 'payroll'" in seen["hidden"]
