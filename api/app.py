@@ -25,6 +25,7 @@ from api.openai_compat import OpenAIController
 from api.openapi_streams import document_event_streams
 from api.questions import QueryController
 from api.services import Services
+from api.web_page import web_assets, web_page
 from rag.config import Settings
 from rag.core import RAG
 
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, *, rag: RAG | None = None) -> L
             readyz,
             metrics,
             mcp.handler,
+            web_page,
+            web_assets(),
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

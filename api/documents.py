@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mimetypes
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post
@@ -11,6 +13,7 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.params import Body, Parameter
+from litestar.response import File
 
 from api.access import CollectionParam, allowed_collection
 from api.auth import Access
@@ -66,6 +69,28 @@ class DocumentController(Controller):
     ) -> DocumentInfo:
         name = allowed_collection(services.rag, access, collection)
         return services.rag.document(document_id, name)
+
+    @get("/{document_id:str}/file", sync_to_thread=True)
+    def original_file(
+        self,
+        document_id: str,
+        services: Services,
+        access: Access,
+        collection: CollectionParam = None,
+    ) -> File:
+        """The document's original file, shown inline (a PDF link can add `#page=N`)."""
+        name = allowed_collection(services.rag, access, collection)
+        document = services.rag.document(document_id, name)
+        path = Path(document.path)
+        if not path.is_file():
+            raise NotFoundException(
+                f"the original of {document.path!r} is not a file on this server (a record, an "
+                "attachment inside another file, or moved since it was ingested)"
+            )
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return File(
+            path, filename=path.name, media_type=media_type, content_disposition_type="inline"
+        )
 
     @post("/", sync_to_thread=True, status_code=202)
     def upload(
