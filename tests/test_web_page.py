@@ -3,8 +3,10 @@ real `rag serve`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +153,51 @@ def test_the_page_fits_a_phone_and_keeps_its_labels(server: str) -> None:
             assert labels, f"#{field} has no label"
     finally:
         driver.quit()
+
+
+def test_with_keys_the_page_asks_for_one_then_uploads_refuses_and_deletes(
+    tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    home = tmp_path / "home"
+    env = {"RAG_HOME": str(home), "SE_AVOID_STATS": "true"}
+    made = subprocess.run(
+        [str(RAG_BIN), "keys", "add", "browser", "--json"],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=120, check=True,
+    )  # fmt: skip
+    key = json.loads(made.stdout)["key"]
+    memo = tmp_path / "memo.txt"
+    memo.write_text("The canteen closes at three on Fridays.\n")
+    odd = tmp_path / "drawing.xyz"
+    odd.write_bytes(b"\x00\x01 not a document")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running_server([str(RAG_BIN), "serve", "--port", str(port)], f"{base}/healthz", env):
+        driver = _browser(1200, 900)
+        try:
+            driver.get(base + "/")
+            _wait(driver, lambda d: "API key" in d.find_element(By.ID, "status").text)
+            driver.find_element(By.CSS_SELECTOR, "#key-box summary").click()
+            driver.find_element(By.ID, "api-key").send_keys(key)
+            driver.find_element(By.CSS_SELECTOR, "#key-form button").click()
+            _wait(driver, lambda d: d.find_element(By.ID, "status").text == "")
+            stored = driver.execute_script("return sessionStorage.getItem('localrag-api-key')")
+            assert stored == key
+
+            driver.find_element(By.ID, "files").send_keys(f"{memo}\n{odd}")
+            driver.find_element(By.CSS_SELECTOR, "#upload-form button[type=submit]").click()
+            rows = "#documents tbody tr"
+            _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 1)
+            failed = driver.find_element(By.CSS_SELECTOR, "#job li.failed").text
+            assert failed.startswith("drawing.xyz: failed (") and len(failed) > 30
+
+            driver.find_element(By.CSS_SELECTOR, "#documents tbody button").click()
+            driver.switch_to.alert.accept()
+            _wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, rows))
+            listed = httpx.get(
+                f"{base}/v1/documents", headers={"Authorization": f"Bearer {key}"}, timeout=30
+            )
+            assert listed.json()["documents"] == []
+        finally:
+            driver.quit()
