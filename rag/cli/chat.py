@@ -8,7 +8,15 @@ from typing import Literal, cast
 import click
 
 from rag.answer.conversation import MAX_TURNS
-from rag.cli.output import collection_option, emit_json, engine, json_option, k_option, user_errors
+from rag.cli.output import (
+    answer_mode_option,
+    collection_option,
+    emit_json,
+    engine,
+    json_option,
+    k_option,
+    user_errors,
+)
 from rag.cli.questions import show_answer
 from rag.errors import InvalidRequest
 from rag.prompts.chat_formats import Message
@@ -21,11 +29,7 @@ _HELP = (
 @click.command()
 @k_option
 @collection_option
-@click.option(
-    "--mode",
-    type=click.Choice(["generative", "extractive"]),
-    help="Who answers: the LLM, or quotes of the passages (default: RAG_ANSWER_MODE).",
-)
+@answer_mode_option
 @json_option
 @click.pass_context
 def chat(

@@ -56,6 +56,11 @@ collection_option = click.option(
     default=None,
     help="Collection name (default: RAG_COLLECTION or 'default').",
 )
+answer_mode_option = click.option(
+    "--mode",
+    type=click.Choice(["generative", "extractive"]),
+    help="Who answers: the LLM, or quotes of the passages (default: RAG_ANSWER_MODE).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 k_option = click.option(
     "--k",

@@ -10,7 +10,15 @@ import click
 
 from rag import SearchFilter
 from rag.answer.stream import AnswerStream
-from rag.cli.output import collection_option, emit_json, engine, json_option, k_option, user_errors
+from rag.cli.output import (
+    answer_mode_option,
+    collection_option,
+    emit_json,
+    engine,
+    json_option,
+    k_option,
+    user_errors,
+)
 from rag.search.options import SearchMode
 from rag.types import Answer, Passage
 
@@ -158,11 +166,7 @@ def _print_check(answer: Answer, streamed: str) -> None:
 @click.argument("question")
 @k_option
 @collection_option
-@click.option(
-    "--mode",
-    type=click.Choice(["generative", "extractive"]),
-    help="Who answers: the LLM, or quotes of the passages (default: RAG_ANSWER_MODE).",
-)
+@answer_mode_option
 @json_option
 @click.pass_context
 def ask(
