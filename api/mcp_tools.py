@@ -19,6 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from index.filters import SearchFilter
+from ingest.quiet_logging import basic_config_blocked
 from rag import RAG, InvalidRequest
 from rag.errors import CollectionNotFound, RagError
 
@@ -39,9 +40,10 @@ def build_mcp_server(
 ) -> MCPServer:
     """An MCP server over `rag`. `allows(collection)` says which collections the caller may
     use (all, over stdio); `ingest` accepts paths under `ingest_dirs` only (none: refused)."""
-    server: MCPServer = MCPServer(
-        "localrag", instructions=INSTRUCTIONS, log_level="WARNING", version="0.1.0"
-    )
+    with basic_config_blocked():  # the SDK configures the root logger otherwise
+        server: MCPServer = MCPServer(
+            "localrag", instructions=INSTRUCTIONS, log_level="WARNING", version="0.1.0"
+        )
     allowed_roots = [Path(d).expanduser().resolve() for d in ingest_dirs]
 
     def collection(name: str | None) -> str:

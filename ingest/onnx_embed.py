@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from ingest.quiet_logging import basic_config_blocked
+
 log = logging.getLogger(__name__)
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -264,15 +266,8 @@ def _quiet_quantizer_class() -> Any:
     """ONNX Runtime's MatMulNBitsQuantizer, imported without its side effects on logging: the
     module calls `logging.basicConfig(level=INFO)` on import (which would configure a library
     user's root logger) and logs a line per node it skips."""
-    root = logging.getLogger()
-    placeholder = None if root.handlers else logging.NullHandler()
-    if placeholder is not None:
-        root.addHandler(placeholder)  # makes basicConfig a no-op
-    try:
+    with basic_config_blocked():
         from onnxruntime.quantization import matmul_nbits_quantizer
-    finally:
-        if placeholder is not None:
-            root.removeHandler(placeholder)
     logging.getLogger(matmul_nbits_quantizer.__name__).setLevel(logging.WARNING)
     return matmul_nbits_quantizer.MatMulNBitsQuantizer
 

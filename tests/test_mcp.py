@@ -176,3 +176,17 @@ def test_the_same_tools_on_rag_serve_behind_a_scoped_key(
     assert (listed.get("result") or listed) == [{"name": "default", "documents": 2}]
     assert Path(seen["found"]["passages"][0]["path"]).name == "norvex.md"
     assert "may not use collection 'payroll'" in seen["hidden"]
+
+
+def test_building_the_server_leaves_an_applications_logging_alone(tmp_path: Path) -> None:
+    code = (
+        "import logging\n"
+        "from api.mcp_tools import build_mcp_server\n"
+        "from rag import RAG\n"
+        f"build_mcp_server(RAG({str(tmp_path / 'home')!r}))\n"
+        "print(len(logging.getLogger().handlers), logging.getLogger().level)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert run.stdout.split() == ["0", str(30)]  # no handler added, the level still WARNING
