@@ -18,10 +18,9 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
-from index.filters import SearchFilter
-from ingest.quiet_logging import basic_config_blocked
-from rag import RAG, InvalidRequest
+from rag import RAG, InvalidRequest, SearchFilter
 from rag.errors import CollectionNotFound, RagError
+from rag.runtime import basic_config_blocked
 
 T = TypeVar("T")
 P = ParamSpec("P")

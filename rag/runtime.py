@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.offline import opt_out_of_telemetry
+from ingest.quiet_logging import basic_config_blocked
+
+# For the API layer, which imports only from rag (tests/test_house.py).
+__all__ = ["basic_config_blocked", "configure_process", "is_hub_id"]
 
 
 def configure_process(models: Iterable[str | None] = ()) -> None:
