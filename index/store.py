@@ -19,8 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from index import sentence_codes
 from index.filters import SearchFilter
 from index.sqlite import connect, immediate_transaction
+
+# A chunk without sentence vectors in either form (int8 now, float32 before).
+_NO_SENTENCES = "sentence_int8 IS NULL AND sentence_embeddings IS NULL"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -43,7 +47,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     token_count INTEGER NOT NULL,
     embedding BLOB NOT NULL,
     sentence_embeddings BLOB,
-    context TEXT
+    context TEXT,
+    sentence_int8 BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -171,6 +176,9 @@ class ChunkStore:
         # (empty: those chunks search as before).
         self._add_column("sentence_embeddings", "BLOB")
         self._add_column("context", "TEXT")
+        # Sentence vectors are written as int8 (index/sentence_codes.py); the float32 column
+        # holds those of chunks written before, read as they are.
+        self._add_column("sentence_int8", "BLOB")
         fts_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks_fts)")}
         if "context" not in fts_columns:  # new store, or one indexed before context existed
             self._db.executescript(f"BEGIN IMMEDIATE; {_OLD_FTS_DROP} {_FTS_SCHEMA} COMMIT;")
@@ -273,7 +281,7 @@ class ChunkStore:
             for chunk in chunks:
                 cursor = db.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, page, section, "
-                    "element_types, token_count, embedding, sentence_embeddings, context) "
+                    "element_types, token_count, embedding, sentence_int8, context) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
@@ -286,7 +294,7 @@ class ChunkStore:
                         np.asarray(chunk.embedding, dtype=np.float32).tobytes(),
                         None
                         if chunk.sentence_embeddings is None
-                        else np.asarray(chunk.sentence_embeddings, dtype=np.float32).tobytes(),
+                        else sentence_codes.encode(chunk.sentence_embeddings),
                         chunk.context,
                     ),
                 )
@@ -440,25 +448,22 @@ class ChunkStore:
         """(id, text, chunk vector) of up to `limit` chunks stored without sentence vectors."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, text, embedding FROM chunks WHERE sentence_embeddings IS NULL "
-                "ORDER BY id LIMIT ?",
+                f"SELECT id, text, embedding FROM chunks WHERE {_NO_SENTENCES} ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         return [(int(r[0]), r[1], np.frombuffer(r[2], dtype=np.float32)) for r in rows]
 
     def count_without_sentences(self) -> int:
         with self._lock:
-            row = self._db.execute(
-                "SELECT count(*) FROM chunks WHERE sentence_embeddings IS NULL"
-            ).fetchone()
+            row = self._db.execute(f"SELECT count(*) FROM chunks WHERE {_NO_SENTENCES}").fetchone()
         return int(row[0])
 
     def set_sentence_embeddings(self, rows: Sequence[tuple[int, np.ndarray]]) -> None:
         """Store sentence vectors for existing chunks, in one transaction."""
         with self._transaction() as db:
             db.executemany(
-                "UPDATE chunks SET sentence_embeddings = ? WHERE id = ?",
-                [(np.asarray(v, dtype=np.float32).tobytes(), int(i)) for i, v in rows],
+                "UPDATE chunks SET sentence_int8 = ? WHERE id = ?",
+                [(sentence_codes.encode(v), int(i)) for i, v in rows],
             )
 
     def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
@@ -475,10 +480,17 @@ class ChunkStore:
         """The stored sentence vectors of the given chunks (one row per sentence, in order)."""
         out: dict[int, np.ndarray] = {}
         for rows in self._chunk_rows(
-            "id, sentence_embeddings, length(embedding)", ids, "AND sentence_embeddings IS NOT NULL"
+            "id, sentence_int8, sentence_embeddings, length(embedding)",
+            ids,
+            f"AND NOT ({_NO_SENTENCES})",
         ):
-            for chunk_id, blob, width in rows:
-                out[int(chunk_id)] = np.frombuffer(blob, dtype=np.float32).reshape(-1, width // 4)
+            for chunk_id, codes, old, width in rows:
+                dimension = width // 4
+                out[int(chunk_id)] = (
+                    sentence_codes.decode(codes, dimension)
+                    if codes is not None
+                    else np.frombuffer(old, dtype=np.float32).reshape(-1, dimension)
+                )
         return out
 
     def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -156,9 +156,9 @@ def test_collections_add_sentences_upgrades_a_collection_ingested_without_them(
     assert json.loads(again.stdout)["chunks"] == 0  # nothing left to do
 
     db = sqlite3.connect(home / "collections" / "default" / "chunks.sqlite")
-    sizes = [r[0] for r in db.execute("SELECT length(sentence_embeddings) FROM chunks ORDER BY id")]
+    sizes = [r[0] for r in db.execute("SELECT length(sentence_int8) FROM chunks ORDER BY id")]
     db.close()
-    assert sizes == [2 * 384 * 4, 1 * 384 * 4]
+    assert sizes == [2 * (384 + 4), 1 * (384 + 4)]  # int8 codes and a float32 scale each
 
     missing = run_rag(home, "collections", "add-sentences", "nosuch")
     assert missing.returncode != 0 and "no collection named 'nosuch'" in missing.stderr

@@ -202,12 +202,17 @@ STUDY = (
 )
 
 
+def _sentences(text: str) -> list[str]:
+    from ingest.sentences import own_sentences
+
+    return own_sentences(text)
+
+
 def _sentence_blobs(rag: RAG) -> dict[str, bytes | None]:
     store = rag.settings.home / "collections" / "default" / STORE_FILE
     db = sqlite3.connect(store)
     rows = db.execute(
-        "SELECT d.path, c.sentence_embeddings FROM chunks c JOIN documents d "
-        "ON d.id = c.document_id"
+        "SELECT d.path, c.sentence_int8 FROM chunks c JOIN documents d ON d.id = c.document_id"
     ).fetchall()
     db.close()
     return {path.removeprefix("record:"): blob for path, blob in rows}
@@ -223,8 +228,9 @@ def test_every_sentence_gets_a_vector_and_the_best_one_scores_the_chunk(
     rag.ingest_jsonl(_records(tmp_path / "s.jsonl", rows))
     blobs = _sentence_blobs(rag)
     dimension = rag.embedder.dimension
-    assert len(np.frombuffer(blobs["study"] or b"", dtype=np.float32)) == 3 * dimension
-    assert len(np.frombuffer(blobs["short"] or b"", dtype=np.float32)) == dimension
+    # int8 codes and a float32 scale per sentence (index/sentence_codes.py)
+    assert len(blobs["study"] or b"") == 3 * (dimension + 4)
+    assert len(blobs["short"] or b"") == dimension + 4
 
     question = "Their kidneys showed no structural damage."
     vector = rag.embedder.embed([question])[0]
@@ -256,12 +262,40 @@ def test_without_sentence_vectors_their_weight_goes_to_the_dense_ranking(
     assert [(p.chunk_id, p.score) for p in default] == [(p.chunk_id, p.score) for p in expected]
 
 
+def test_float32_sentence_vectors_of_older_stores_are_read_as_they_are(
+    rag: RAG, tmp_path: Path
+) -> None:
+    rag.ingest_jsonl(_records(tmp_path / "s.jsonl", [("study", STUDY, {})]))
+    question = "Their kidneys showed no structural damage."
+    vector = rag.embedder.embed([question])[0]
+    chunk_id = rag.search(question, k=1)[0].chunk_id
+    quantized = rag.collection().sentence_vectors([chunk_id])[chunk_id]
+    exact = rag.embedder.embed(_sentences(STUDY))
+    assert np.abs(quantized - exact).max() < 0.01  # int8: within a step of the true value
+    store = rag.settings.home / "collections" / "default" / STORE_FILE
+    rag.close()
+    db = sqlite3.connect(store)  # as an older version wrote it: float32, no int8 column value
+    db.execute(
+        "UPDATE chunks SET sentence_embeddings = ?, sentence_int8 = NULL WHERE id = ?",
+        (exact.astype(np.float32).tobytes(), chunk_id),
+    )
+    db.commit()
+    db.close()
+    with RAG(settings=rag.settings, embedder=rag.embedder, generator=rag.generator) as reopened:
+        collection = reopened.collection()
+        assert np.array_equal(collection.sentence_vectors([chunk_id])[chunk_id], exact)
+        best = collection.sentence_similarities(vector, [chunk_id])[chunk_id]
+        assert best == pytest.approx(1.0, abs=1e-3)
+        assert reopened.chunks_without_sentence_vectors() == 0
+
+
 def test_stores_from_before_sentence_vectors_gain_the_column_on_open(
     parts: RAG, settings, embedder, smollm, tmp_path: Path
 ) -> None:
     store = parts.settings.home / "collections" / "default" / STORE_FILE
     parts.close()
     db = sqlite3.connect(store)
+    db.execute("ALTER TABLE chunks DROP COLUMN sentence_int8")
     db.execute("ALTER TABLE chunks DROP COLUMN sentence_embeddings")
     db.close()
     with RAG(settings=parts.settings, embedder=embedder, generator=smollm) as reopened:
