@@ -152,6 +152,21 @@ def test_chat_completions_and_ask_use_the_conversation(client: TestClient) -> No
     assert bad.status_code == 400 and "role" in bad.text
 
 
+def test_streamed_chat_completions_use_the_conversation_too(client: TestClient) -> None:
+    messages = [*FIRST, {"role": "user", "content": FOLLOW_UP}]
+    request = {"model": "rag", "messages": messages, "stream": True, "max_tokens": 24}
+    with client.stream("POST", "/v1/chat/completions", json=request) as response:
+        assert response.status_code == 200
+        body = "".join(response.iter_text())
+    chunks = [
+        json.loads(line[len("data: ") :])
+        for line in body.splitlines()
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    last = next(chunk for chunk in reversed(chunks) if chunk.get("sources"))
+    assert Path(last["sources"][0]["path"]).name == "quillfeather-labs-report.md"
+
+
 @pytest.mark.slow
 def test_rag_chat_answers_a_follow_up_from_standard_input(companies: RAG) -> None:
     home = companies.settings.home

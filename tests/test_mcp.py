@@ -160,7 +160,17 @@ def test_the_same_tools_on_rag_serve_behind_a_scoped_key(
         collections = _data(await client.call_tool("list_collections", {}))
         found = _data(await client.call_tool("search", {"query": "Who runs Norvex?", "k": 1}))
         hidden = await client.call_tool("list_documents", {"collection_name": "payroll"})
-        return {"collections": collections, "found": found, "hidden": _error(hidden)}
+        asked = _data(await client.call_tool("ask", {"question": "Where is Norvex based?"}))
+        documents = _data(await client.call_tool("list_documents", {}))["documents"]
+        norvex = next(d["id"] for d in documents if d["path"].endswith("norvex.md"))
+        text = await client.read_resource(f"rag://default/documents/{norvex}")
+        return {
+            "collections": collections,
+            "found": found,
+            "hidden": _error(hidden),
+            "asked": asked,
+            "text": text.contents[0].text,
+        }
 
     async def connect() -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {key}"}
@@ -176,6 +186,8 @@ def test_the_same_tools_on_rag_serve_behind_a_scoped_key(
     assert (listed.get("result") or listed) == [{"name": "default", "documents": 2}]
     assert Path(seen["found"]["passages"][0]["path"]).name == "norvex.md"
     assert "may not use collection 'payroll'" in seen["hidden"]
+    assert "Lyon" in seen["asked"]["answer"]
+    assert "Ada Moreau" in seen["text"]
 
 
 def test_building_the_server_leaves_an_applications_logging_alone(tmp_path: Path) -> None:
