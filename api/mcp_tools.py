@@ -65,6 +65,7 @@ def build_mcp_server(
     ) -> dict[str, Any]:
         """Passages of the user's documents that best match `query`, best first: each with
         its file, page, section, score, similarity and text. No LLM is involved."""
+        _check_k(k)
         name = collection(collection_name)
         where = SearchFilter(file_types=tuple(file_types or ()), path_glob=path_glob)
         passages = await _in_thread(partial(rag.search, query, k, name, where=where))
@@ -81,6 +82,7 @@ def build_mcp_server(
         """An answer from the user's documents with numbered sources (`[n]` in the answer
         points at source n: file, page, text) and its check against them. `history`: the
         conversation before a follow-up question, [{"role": "user"|"assistant", "content"}]."""
+        _check_k(k)
         name = collection(collection_name)
         answer = await _in_thread(partial(rag.ask, question, k, name, history=history))
         found = answer.to_dict()
@@ -142,6 +144,12 @@ def build_mcp_server(
             raise ResourceError(str(exc)) from exc
 
     return server
+
+
+def _check_k(k: int | None, most: int = 100) -> None:
+    """As over HTTP: between 1 and 100 passages."""
+    if k is not None and not 1 <= k <= most:
+        raise InvalidRequest(f"k must be between 1 and {most}, got {k}")
 
 
 def _reported(tool: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:

@@ -101,11 +101,13 @@ def test_documents_are_resources_and_bad_calls_say_what_to_fix(home: Path) -> No
         text = await client.read_resource(f"rag://default/documents/{norvex['id']}")
         unknown = await client.call_tool("list_documents", {"collection_name": "nosuch"})
         empty = await client.call_tool("search", {"query": "   "})
+        too_many = await client.call_tool("search", {"query": "Norvex", "k": 10**9})
         refused = await client.call_tool("ingest", {"paths": [str(home)]})
         return {
             "text": text.contents[0].text,
             "unknown": _error(unknown),
             "empty": _error(empty),
+            "too_many": _error(too_many),
             "refused": _error(refused),
         }
 
@@ -113,6 +115,7 @@ def test_documents_are_resources_and_bad_calls_say_what_to_fix(home: Path) -> No
     assert "Ada Moreau" in seen["text"]
     assert "no collection named 'nosuch'" in seen["unknown"]
     assert "empty" in seen["empty"]
+    assert "k must be between 1 and 100" in seen["too_many"]
     assert "RAG_MCP_INGEST_DIRS" in seen["refused"]
 
 
