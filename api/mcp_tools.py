@@ -46,13 +46,7 @@ def build_mcp_server(
     allowed_roots = [Path(d).expanduser().resolve() for d in ingest_dirs]
 
     def collection(name: str | None) -> str:
-        resolved = rag.collection_name(name)
-        if not allows(resolved):
-            raise InvalidRequest(f"this key may not use collection {resolved!r}")
-        if resolved not in rag.collections():
-            known = ", ".join(c for c in rag.collections() if allows(c)) or "none yet"
-            raise CollectionNotFound(f"no collection named {resolved!r} (collections: {known})")
-        return resolved
+        return _existing_collection(rag, allows, name)
 
     @server.tool()
     @_reported
@@ -125,9 +119,7 @@ def build_mcp_server(
         if outside:
             roots = ", ".join(str(r) for r in allowed_roots)
             raise InvalidRequest(f"not under an allowed folder ({roots}): {', '.join(outside)}")
-        name = rag.collection_name(collection_name)
-        if not allows(name):
-            raise InvalidRequest(f"this key may not use collection {name!r}")
+        name = _permitted_collection(rag, allows, collection_name)  # created when new
         report = await _in_thread(partial(rag.ingest, resolved, name))
         return dict(report.to_dict())
 
@@ -144,6 +136,23 @@ def build_mcp_server(
             raise ResourceError(str(exc)) from exc
 
     return server
+
+
+def _permitted_collection(rag: RAG, allows: Callable[[str], bool], name: str | None) -> str:
+    """The collection meant (the default when unnamed), if the caller may use it."""
+    resolved = rag.collection_name(name)
+    if not allows(resolved):
+        raise InvalidRequest(f"this key may not use collection {resolved!r}")
+    return resolved
+
+
+def _existing_collection(rag: RAG, allows: Callable[[str], bool], name: str | None) -> str:
+    """An existing collection the caller may use."""
+    resolved = _permitted_collection(rag, allows, name)
+    if resolved not in rag.collections():
+        known = ", ".join(c for c in rag.collections() if allows(c)) or "none yet"
+        raise CollectionNotFound(f"no collection named {resolved!r} (collections: {known})")
+    return resolved
 
 
 def _check_k(k: int | None, most: int = 100) -> None:

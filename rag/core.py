@@ -19,6 +19,7 @@ from ingest.embed_runtime import make_embedder
 from rag.answer.budget import fit_prompt
 from rag.answer.context import ContextPolicy, answer_context, neighbours
 from rag.answer.conversation import (
+    Condense,
     SearchContext,
     checked_history,
     condensed_context,
@@ -300,12 +301,9 @@ class RAG:
 
     def document_text(self, document_id: str, collection: str | None = None) -> str:
         """A document's text as its chunks were stored, in order, a blank line apart."""
-        target = self.collection(collection)
-        if target.document(document_id) is None:
-            raise DocumentNotFound(
-                f"no document with id {document_id!r} in collection {target.name!r}"
-            )
-        return "\n\n".join(chunk.text for chunk in target.document_chunks(document_id))
+        self.document(document_id, collection)  # DocumentNotFound when there is none
+        chunks = self.collection(collection).document_chunks(document_id)
+        return "\n\n".join(chunk.text for chunk in chunks)
 
     def delete_document(self, document_id: str, collection: str | None = None) -> None:
         target = self.collection(collection)
@@ -476,7 +474,7 @@ class RAG:
         return history_context(question, history)
 
     @property
-    def condense_mode(self) -> Literal["history", "llm"]:
+    def condense_mode(self) -> Condense:
         """RAG_CONDENSE, with "auto" decided by the model's size as for the answer mode."""
         if self.settings.condense != "auto":
             return self.settings.condense

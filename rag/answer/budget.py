@@ -56,7 +56,7 @@ def fit_prompt(
     first, then passages from the last (the last that fits is cut at a sentence)."""
     context = generator.context_size
     budget = context - max_answer_tokens
-    turns = _fitting_history(generator, prompt, question, passages, history, budget)
+    turns = list(history)
 
     def cost(chosen: list[Passage]) -> tuple[list[Message], int]:
         messages = prompt.messages(question, chosen, turns)
@@ -66,6 +66,11 @@ def fit_prompt(
     trimmed = False
     dropped: list[Passage] = []
     messages, tokens = cost(kept)  # the usual case: everything fits, one render and one count
+    while tokens > budget and turns:
+        # The oldest turns go first, so that all passages fit (they matter more); a kept
+        # history starts with a user turn.
+        turns = _without_oldest_turn(turns)
+        messages, tokens = cost(kept)
     if tokens > budget:
         kept, (messages, tokens) = [], cost([])
         if tokens > budget:
@@ -100,25 +105,12 @@ def fit_prompt(
     )
 
 
-def _fitting_history(
-    generator: Generator,
-    prompt: RagPrompt,
-    question: str,
-    passages: Sequence[Passage],
-    history: Sequence[Message],
-    budget: int,
-) -> list[Message]:
-    """The latest turns that fit beside all passages; none when even the passages alone do not
-    fit (they are trimmed then, and matter more than the conversation). A kept history starts
-    with a user turn."""
-    turns = list(history)
-    while turns:
-        if generator.count_prompt_tokens(prompt.messages(question, passages, turns)) <= budget:
-            return turns
-        turns = turns[1:]
-        while turns and turns[0]["role"] != "user":
-            turns = turns[1:]
-    return turns
+def _without_oldest_turn(turns: list[Message]) -> list[Message]:
+    """The turns after the oldest, starting again with a user turn."""
+    rest = turns[1:]
+    while rest and rest[0]["role"] != "user":
+        rest = rest[1:]
+    return rest
 
 
 def _longest_fitting_cut(
