@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     sentence_int8 BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_by_page ON chunks(document_id, page);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -491,6 +492,23 @@ class ChunkStore:
                     if codes is not None
                     else np.frombuffer(old, dtype=np.float32).reshape(-1, dimension)
                 )
+        return out
+
+    def page_vectors(self, pages: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
+        """The mean vector of the chunks on each given (document id, page), at unit length: the
+        page searched as one unit (rag/search/pages.py). Pages without chunks are left out."""
+        out: dict[tuple[str, int], np.ndarray] = {}
+        with self._lock:
+            for document_id, page in set(pages):
+                rows = self._db.execute(
+                    "SELECT embedding FROM chunks WHERE document_id = ? AND page = ?",
+                    (document_id, page),
+                ).fetchall()
+                if rows:
+                    mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+                    out[(document_id, page)] = (mean / (np.linalg.norm(mean) or 1.0)).astype(
+                        np.float32
+                    )
         return out
 
     def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,6 +383,10 @@ class Collection:
     def sentence_similarities(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk's best-matching sentence."""
         return self._store.sentence_similarities(vector, ids)
+
+    def page_vectors(self, pages: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
+        """The mean vector (unit length) of the chunks on each (document id, page)."""
+        return self._store.page_vectors(pages)
 
     def embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         found: dict[int, np.ndarray] = {}

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     context_weight: float = Field(
         default=0.5, ge=0, description="BM25 weight of the document context line."
     )
+    page_weight: float = Field(
+        default=0.2,
+        ge=0,
+        description="Weight of each candidate's page in hybrid search, counted twice: the BM25 "
+        "of the page's chunks summed, and the query's similarity to their mean vector (PDF, "
+        "slides, sheets; unpaged text is unaffected). 0 turns it off.",
+    )
+    one_per_page: bool = Field(
+        default=True,
+        description="Return at most one passage per page (its best), so k results cover k "
+        "pages instead of k slices of one table. Unpaged text is unaffected.",
+    )
     rerank_model: str | None = Field(
         default=None,
         description="A sentence-transformers CrossEncoder (path or hub id) to rerank results.",

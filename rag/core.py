@@ -348,6 +348,8 @@ class RAG:
             section_weight=s.section_weight,
             context_weight=s.context_weight,
             rerank_candidates=s.rerank_candidates,
+            page_weight=s.page_weight,
+            one_per_page=s.one_per_page,
             mmr_lambda=s.mmr_lambda,
             group_by_document=group_by_document,
             where=where or SearchFilter(),

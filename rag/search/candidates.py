@@ -3,6 +3,7 @@
 query -> dense top-N (FAISS, cosine)
       -> lexical top-N (FTS5, BM25; section titles and context lines weighed in)
       -> best-sentence similarity of every candidate either found
+      -> each candidate's page: its chunks' BM25 summed, their mean vector (pages.py)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from rag.collection import Collection
 from rag.search.fusion import Hit, Ranking
 from rag.search.options import SearchOptions
+from rag.search.pages import with_pages
 
 
 def candidate_rankings(
@@ -31,6 +33,7 @@ def candidate_rankings(
         rankings.append(Ranking("lexical", [Hit(*h) for h in lexical], options.lexical_weight))
     if options.mode == "hybrid":
         rankings = _with_sentences(collection, vector, rankings, options.sentence_weight)
+        rankings = with_pages(collection, vector, rankings, options.page_weight)
     return rankings
 
 

@@ -31,6 +31,8 @@ class SearchOptions:
     section_weight: float
     context_weight: float
     rerank_candidates: int
+    page_weight: float = 0.0
+    one_per_page: bool = False
     mmr_lambda: float | None = None
     group_by_document: bool = False
     where: SearchFilter = field(default_factory=SearchFilter)

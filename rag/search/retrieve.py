@@ -2,7 +2,7 @@
 
     query -> candidate rankings (dense, lexical, best sentence; see candidates.py)
           -> one fused ranking (normalized scores, or reciprocal ranks; fusion.py)
-          -> [rerank] -> [MMR] -> [best per document] (reorder.py)
+          -> [rerank] -> [MMR] -> [best per page] (pages.py) -> [best per document] (reorder.py)
           -> top k chunks as passages
 
 Every passage carries its cosine similarity to the query (from the stored vector, also for
@@ -21,6 +21,7 @@ from rag.errors import EmptyCollection
 from rag.search.candidates import candidate_rankings
 from rag.search.fusion import Hit, Ranking, fuse_ranks, fuse_scores
 from rag.search.options import SearchOptions
+from rag.search.pages import best_per_page
 from rag.search.reorder import best_per_document, diversified, reranked
 from rag.search.rerank import Reranker
 from rag.types import Passage
@@ -61,6 +62,8 @@ def search(
         ranked = reranked(collection, reranker, query, ranked, options.rerank_candidates)
     if options.mmr_lambda is not None:
         ranked = diversified(collection, vector, ranked, options.mmr_lambda, options.k)
+    if options.one_per_page:
+        ranked = best_per_page(collection, ranked)
     if options.group_by_document:
         ranked = best_per_document(collection, ranked)
     return _passages(collection, vector, ranked[: options.k], rankings)
