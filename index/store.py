@@ -494,6 +494,13 @@ class ChunkStore:
                 )
         return out
 
+    def chunk_pages(self, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+        """(document id, page) of each given chunk: a light read for grouping by page."""
+        found: dict[int, tuple[str, int | None]] = {}
+        for rows in self._chunk_rows("id, document_id, page", ids):
+            found.update((int(r[0]), (r[1], r[2])) for r in rows)
+        return found
+
     def page_vectors(self, pages: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
         """The mean vector of the chunks on each given (document id, page), at unit length: the
         page searched as one unit (rag/search/pages.py). Pages without chunks are left out."""

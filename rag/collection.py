@@ -384,6 +384,10 @@ class Collection:
         """Cosine similarity of the query to each given chunk's best-matching sentence."""
         return self._store.sentence_similarities(vector, ids)
 
+    def chunk_pages(self, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+        """(document id, page) of each given chunk; page None for unpaged text."""
+        return self._store.chunk_pages(ids)
+
     def page_vectors(self, pages: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
         """The mean vector (unit length) of the chunks on each (document id, page)."""
         return self._store.page_vectors(pages)

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.store import ChunkRecord
 from rag.collection import Collection
 from rag.search.fusion import Hit, Ranking
 
@@ -25,11 +24,12 @@ from rag.search.fusion import Hit, Ranking
 PageKey = tuple[str, int | None, int | None]
 
 
-def page_of(record: ChunkRecord) -> PageKey:
-    """The unit a chunk belongs to: its document's page, or the chunk itself when unpaged."""
-    if record.page is None:
-        return (record.document_id, None, record.id)
-    return (record.document_id, record.page, None)
+def page_units(collection: Collection, ids: Sequence[int]) -> dict[int, PageKey]:
+    """The unit each chunk belongs to: its document's page, or itself when unpaged."""
+    return {
+        chunk_id: (document_id, page, None if page is not None else chunk_id)
+        for chunk_id, (document_id, page) in collection.chunk_pages(ids).items()
+    }
 
 
 def with_pages(
@@ -39,14 +39,12 @@ def with_pages(
     `weight`; unchanged when the weight is 0 or no candidate has a page."""
     if weight <= 0:
         return rankings
-    pool = sorted({chunk_id for ranking in rankings for chunk_id in ranking.ids()})
-    records = collection.chunks(pool)
-    if not any(record.page is not None for record in records):
+    unit = page_units(collection, sorted({i for ranking in rankings for i in ranking.ids()}))
+    if all(page is None for _, page, _ in unit.values()):
         return rankings
-    unit = {record.id: page_of(record) for record in records}
     added = [
         Ranking("page_lexical", _page_lexical(rankings, unit), weight),
-        Ranking("page_dense", _page_dense(collection, vector, records), weight),
+        Ranking("page_dense", _page_dense(collection, vector, unit), weight),
     ]
     return [*rankings, *(ranking for ranking in added if ranking.hits)]
 
@@ -60,39 +58,33 @@ def _page_lexical(rankings: Sequence[Ranking], unit: dict[int, PageKey]) -> list
     for hit in lexical.hits:
         if hit.chunk_id in unit:
             summed[unit[hit.chunk_id]] += hit.score
-    hits = [Hit(i, summed[page]) for i, page in unit.items() if page in summed]
-    return sorted(hits, key=lambda hit: hit.score, reverse=True)
+    return _best_first([Hit(i, summed[page]) for i, page in unit.items() if page in summed])
 
 
-def _page_dense(
-    collection: Collection,
-    vector: np.ndarray,
-    records: Sequence[ChunkRecord],
-) -> list[Hit]:
-    """Each candidate scored by the cosine of the query to its page's mean chunk vector."""
+def _page_dense(collection: Collection, vector: np.ndarray, unit: dict[int, PageKey]) -> list[Hit]:
+    """Each candidate scored by the cosine of the query to its page's mean chunk vector (an
+    unpaged chunk: to its own vector)."""
     page_vectors = collection.page_vectors(
-        {(r.document_id, r.page) for r in records if r.page is not None}
+        {(document, page) for document, page, _ in unit.values() if page is not None}
     )
-    unpaged = [r.id for r in records if r.page is None]
-    own = collection.similarities(vector, unpaged) if unpaged else {}
+    unpaged = [i for i, (_, page, _) in unit.items() if page is None]
+    scores = collection.similarities(vector, unpaged) if unpaged else {}
     query = np.asarray(vector, dtype=np.float32)
-    hits: list[Hit] = []
-    for record in records:
-        page_vector = (
-            None if record.page is None else page_vectors.get((record.document_id, record.page))
-        )
+    for chunk_id, (document, page, _) in unit.items():
+        page_vector = None if page is None else page_vectors.get((document, page))
         if page_vector is not None:
-            hits.append(Hit(record.id, float(page_vector @ query)))
-        elif record.id in own:
-            hits.append(Hit(record.id, own[record.id]))
+            scores[chunk_id] = float(page_vector @ query)
+    return _best_first([Hit(i, score) for i, score in scores.items()])
+
+
+def _best_first(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda hit: hit.score, reverse=True)
 
 
 def best_per_page(collection: Collection, ranked: list[Hit]) -> list[Hit]:
     """Each page's best hit, in rank order: five passages from five pages, not five slices of
     one table. Unpaged chunks are all kept."""
-    records = collection.chunks([hit.chunk_id for hit in ranked])
-    unit = {record.id: page_of(record) for record in records}
+    unit = page_units(collection, [hit.chunk_id for hit in ranked])
     seen: set[PageKey] = set()
     kept: list[Hit] = []
     for hit in ranked:
