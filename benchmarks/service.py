@@ -7,7 +7,10 @@ Starts `rag serve` on a free port over a throwaway collection of SciFact abstrac
 1. 64 concurrent `/v1/search` clients (bounded by request count and a time limit): errors,
    p50/p99 latency and throughput;
 2. `/v1/search` p50 from one client with nothing else running (idle);
-3. the same while a streamed `/v1/ask` is generating; prints the ratio to idle (target <= 2).
+3. the same while a streamed `/v1/ask` is generating; prints the ratio to idle (target <= 2);
+4. where a search's time goes: the same questions searched in-process, one at a time, each
+   stage's share (embedding the query, FAISS, FTS5, best sentence, pages, fusion, reading the
+   passages) and the in-process p50 beside the HTTP one.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import httpx
 import numpy as np
 
 from benchmarks.report import print_figures
+from rag import RAG
 from rag.evaluate import read_qrels, read_queries, write_corpus_records
+from rag.search.clock import StageClock
+from rag.search.retrieve import search
 from tests.servers import free_port, running_server
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
@@ -111,6 +117,25 @@ async def p50_while_generating(base: str, queries: list[str], count: int) -> tup
     return statistics.median(latencies), len(latencies), streamed
 
 
+def stage_profile(home: Path, queries: list[str]) -> dict[str, Any]:
+    """Each search stage's share of the in-process search time, and its p50 per search."""
+    rag = RAG(home)
+    try:
+        for query in queries[:10]:  # warm caches, as the server was
+            rag.search(query)
+        clock = StageClock()
+        latencies: list[float] = []
+        collection, options = rag.collection(), rag.search_options()
+        for query in queries:
+            started = time.perf_counter()
+            search(collection, rag.embedder, query, options, clock=clock)
+            latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        rag.close()
+    shares = {f"share_{stage}": round(share, 3) for stage, share in clock.shares().items()}
+    return {"search_p50_in_process_ms": round(statistics.median(latencies), 1), **shares}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=64)
@@ -153,6 +178,7 @@ def main() -> None:
             # The same questions as the searches run during generation below.
             idle = asyncio.run(sequential_p50(base, queries[1:], 200))
             busy, searched, streamed = asyncio.run(p50_while_generating(base, queries, 200))
+        profile = stage_profile(home, queries[1:201])
     result = {
         **{f"load_{k}": v for k, v in load.items()},
         "search_p50_idle_ms": round(idle, 1),
@@ -160,6 +186,7 @@ def main() -> None:
         "searches_while_generating": searched,
         "tokens_streamed_meanwhile": streamed,
         "ratio_generating_over_idle": round(busy / idle, 2),
+        **profile,
     }
     print_figures(result, args.json)
 

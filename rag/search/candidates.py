@@ -11,29 +11,39 @@ from __future__ import annotations
 import numpy as np
 
 from rag.collection import Collection
+from rag.search.clock import StageClock
 from rag.search.fusion import Hit, Ranking
 from rag.search.options import SearchOptions
 from rag.search.pages import with_pages
 
 
 def candidate_rankings(
-    collection: Collection, vector: np.ndarray, query: str, options: SearchOptions
+    collection: Collection,
+    vector: np.ndarray,
+    query: str,
+    options: SearchOptions,
+    clock: StageClock | None = None,
 ) -> list[Ranking]:
     """The rankings `options.mode` asks for, each over at most the candidate pool."""
+    clock = clock or StageClock()
     # Grouping by document needs more chunks in the pool to fill k distinct documents.
     pool = max(options.candidates, options.k * (3 if options.group_by_document else 1))
     rankings: list[Ranking] = []
     if options.mode in ("hybrid", "dense"):
         dense = collection.dense_search(vector, pool, options.where)
         rankings.append(Ranking("dense", [Hit(*h) for h in dense], options.dense_weight))
+        clock.lap("dense (FAISS)")
     if options.mode in ("hybrid", "lexical"):
         lexical = collection.lexical_search(
             query, pool, options.where, options.section_weight, options.context_weight
         )
         rankings.append(Ranking("lexical", [Hit(*h) for h in lexical], options.lexical_weight))
+        clock.lap("lexical (FTS5)")
     if options.mode == "hybrid":
         rankings = _with_sentences(collection, vector, rankings, options.sentence_weight)
+        clock.lap("best sentence")
         rankings = with_pages(collection, vector, rankings, options.page_weight)
+        clock.lap("pages")
     return rankings
 
 

@@ -19,6 +19,7 @@ from ingest.embed import Embedder
 from rag.collection import Collection
 from rag.errors import EmptyCollection
 from rag.search.candidates import candidate_rankings
+from rag.search.clock import StageClock
 from rag.search.fusion import Hit, Ranking, fuse_ranks, fuse_scores
 from rag.search.options import SearchOptions
 from rag.search.pages import best_per_page
@@ -34,13 +35,16 @@ def search(
     options: SearchOptions,
     reranker: Reranker | None = None,
     earlier: Sequence[tuple[str, float]] = (),
+    clock: StageClock | None = None,
 ) -> list[Passage]:
     """The best `options.k` passages for an already checked query (`check_query`), best first.
 
     `earlier` (text, weight) pairs search along with the query: a follow-up question's earlier
     turns (rag/answer/conversation.py). Their words join the BM25 query and their vectors are
-    added to the query's with their weights.
+    added to the query's with their weights. `clock` is charged each stage's time.
     """
+    clock = clock or StageClock()
+    clock.start()
     options.checked()
     if collection.chunk_count() == 0:
         raise EmptyCollection(
@@ -48,13 +52,15 @@ def search(
             f"(rag ingest PATH --collection {collection.name})"
         )
     vectors = embedder.embed([query, *(text for text, _ in earlier)])
+    clock.lap("embed query")
     vector = vectors[0]
     if earlier:
         vector = vector + sum(w * v for (_, w), v in zip(earlier, vectors[1:], strict=True))
         vector = (vector / np.linalg.norm(vector)).astype(np.float32)
     searched = " ".join([query, *(text for text, _ in earlier)])
-    rankings = candidate_rankings(collection, vector, searched, options)
+    rankings = candidate_rankings(collection, vector, searched, options, clock)
     fused = _fused(rankings, options)
+    clock.lap("fuse")
     if not fused:
         return []
     ranked = fused
@@ -66,7 +72,10 @@ def search(
         ranked = best_per_page(collection, ranked)
     if options.group_by_document:
         ranked = best_per_document(collection, ranked)
-    return _passages(collection, vector, ranked[: options.k], rankings)
+    clock.lap("reorder")
+    passages = _passages(collection, vector, ranked[: options.k], rankings)
+    clock.lap("read passages")
+    return passages
 
 
 def _fused(rankings: Sequence[Ranking], options: SearchOptions) -> list[Hit]:
