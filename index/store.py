@@ -165,13 +165,18 @@ class Replacement:
 class ChunkStore:
     """One collection's documents and chunks in one SQLite file.
 
-    One connection shared by threads, serialised by a lock: SQLite work here is short and the
-    server runs it from a thread pool.
+    Writes (and the rare reads that must see them) go through one connection, serialised by a
+    lock. The reads of a search run on a connection per thread instead (`_read`): under WAL
+    they never wait for the writer or for each other, so concurrent searches use every core
+    (SQLite releases the GIL while it works).
     """
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._db = connect(path)
         self._lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self._db.executescript(_SCHEMA)
         # Stores written before sentence vectors or document context existed get the columns
         # (empty: those chunks search as before).
@@ -197,6 +202,19 @@ class ChunkStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of one query, on this thread's own connection (no lock needed)."""
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = connect(self._path)
+            self._local.reader = reader
+            with self._lock:
+                self._readers.append(reader)
+        return reader.execute(sql, params).fetchall()
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return immediate_transaction(self._db, self._lock)
@@ -339,14 +357,13 @@ class ChunkStore:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id, c.document_id, d.path, c.ordinal, c.text, c.page, c.section, "
-                "c.element_types, c.context "
-                f"FROM chunks c JOIN documents d ON d.id = c.document_id "
-                f"WHERE c.id IN ({marks})",
-                tuple(int(i) for i in ids),
-            ).fetchall()
+        rows = self._read(
+            "SELECT c.id, c.document_id, d.path, c.ordinal, c.text, c.page, c.section, "
+            "c.element_types, c.context "
+            f"FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"WHERE c.id IN ({marks})",
+            tuple(int(i) for i in ids),
+        )
         by_id = {
             row[0]: ChunkRecord(
                 id=row[0],
@@ -381,23 +398,20 @@ class ChunkStore:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
         condition, params = (where or SearchFilter()).to_sql()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT f.rowid, -bm25(chunks_fts, 1.0, ?, ?) AS score FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
-                f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
-                [section_weight, context_weight, match, *params, limit],
-            ).fetchall()
+        rows = self._read(
+            "SELECT f.rowid, -bm25(chunks_fts, 1.0, ?, ?) AS score FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
+            f"WHERE chunks_fts MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
+            [section_weight, context_weight, match, *params, limit],
+        )
         return [(int(r[0]), float(r[1])) for r in rows]
 
     def chunk_ids_matching(self, where: SearchFilter) -> np.ndarray:
         condition, params = where.to_sql()
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
-                f"WHERE {condition}",
-                params,
-            ).fetchall()
+        rows = self._read(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {condition}",
+            params,
+        )
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def neighbours(self, chunk_id: int, before: int, after: int) -> list[ChunkRecord]:
@@ -505,17 +519,16 @@ class ChunkStore:
         """The mean vector of the chunks on each given (document id, page), at unit length: the
         page searched as one unit (rag/search/pages.py). Pages without chunks are left out."""
         out: dict[tuple[str, int], np.ndarray] = {}
-        with self._lock:
-            for document_id, page in set(pages):
-                rows = self._db.execute(
-                    "SELECT embedding FROM chunks WHERE document_id = ? AND page = ?",
-                    (document_id, page),
-                ).fetchall()
-                if rows:
-                    mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
-                    out[(document_id, page)] = (mean / (np.linalg.norm(mean) or 1.0)).astype(
-                        np.float32
-                    )
+        for document_id, page in set(pages):
+            rows = self._read(
+                "SELECT embedding FROM chunks WHERE document_id = ? AND page = ?",
+                (document_id, page),
+            )
+            if rows:
+                mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
+                out[(document_id, page)] = (mean / (np.linalg.norm(mean) or 1.0)).astype(
+                    np.float32
+                )
         return out
 
     def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -535,11 +548,7 @@ class ChunkStore:
         for start in range(0, len(ids), batch):
             part = [int(i) for i in ids[start : start + batch]]
             marks = ",".join("?" * len(part))
-            with self._lock:
-                rows = self._db.execute(
-                    f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part
-                ).fetchall()
-            yield rows  # outside the lock: the caller's work on a batch must not block writers
+            yield self._read(f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part)
 
 
 def stored_document_count(path: Path) -> int:

@@ -50,6 +50,7 @@ from rag.prompts.chat_formats import Message
 from rag.prompts.rag_template import PROMPT_FILE_NAME, RagPrompt, prompt_for
 from rag.runtime import configure_process
 from rag.search.options import SearchMode, SearchOptions, check_query
+from rag.search.query_batch import QueryBatcher
 from rag.search.rerank import CrossEncoderReranker, Reranker
 from rag.search.retrieve import search
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
@@ -82,6 +83,7 @@ class RAG:
             else [s.embed_model, s.rerank_model]
         )
         self._embedder = embedder
+        self._query_embedder: QueryBatcher | None = None
         self._generator = generator
         self._reranker: Reranker | None = None
         self._answer_mode: Literal["generative", "extractive"] | None = None
@@ -100,6 +102,14 @@ class RAG:
                     model, s.embed_runtime, s.onnx_cache, batch_size=s.embed_batch_size
                 )
             return self._embedder
+
+    @property
+    def query_embedder(self) -> QueryBatcher:
+        """The embedder as searches use it: concurrent queries encoded in one call."""
+        with self._lock:
+            if self._query_embedder is None:
+                self._query_embedder = QueryBatcher(self.embedder)
+            return self._query_embedder
 
     @property
     def generator(self) -> Generator:
@@ -387,7 +397,7 @@ class RAG:
         searched = self.search_context(check_query(query), checked_history(history))
         return search(
             target,
-            self.embedder,
+            self.query_embedder,
             searched.query,
             options,
             self.reranker,
@@ -435,7 +445,7 @@ class RAG:
         searched = self.search_context(question, turns)
         found = search(
             target,
-            self.embedder,
+            self.query_embedder,
             searched.query,
             self.search_options(k, where=where),
             self.reranker,

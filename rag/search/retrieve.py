@@ -12,10 +12,10 @@ chunks only the lexical search found), which the answer step uses as a relevance
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
-from ingest.embed import Embedder
 from rag.collection import Collection
 from rag.errors import EmptyCollection
 from rag.search.candidates import candidate_rankings
@@ -28,9 +28,16 @@ from rag.search.rerank import Reranker
 from rag.types import Passage
 
 
+class QueryEncoder(Protocol):
+    """What search needs of a model: texts in, unit vectors out (an Embedder, or the
+    QueryBatcher that batches concurrent searches' queries)."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 def search(
     collection: Collection,
-    embedder: Embedder,
+    embedder: QueryEncoder,
     query: str,
     options: SearchOptions,
     reranker: Reranker | None = None,

@@ -1,0 +1,78 @@
+"""Concurrent searches' query embeddings are encoded together, each caller getting its own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from ingest.embed import Embedder
+from rag.search.query_batch import QueryBatcher
+
+QUERIES = [f"how often should pump number {n} be serviced" for n in range(12)]
+
+
+class _HeldFirstCall:
+    """The real embedder, counting calls; its first call waits until released, so the
+    searches that arrive meanwhile queue up behind it."""
+
+    def __init__(self, embedder: Embedder, fail_on: str | None = None) -> None:
+        self.embedder = embedder
+        self.calls: list[list[str]] = []
+        self.first_call_started = threading.Event()
+        self.release = threading.Event()
+        self.fail_on = fail_on
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        if len(self.calls) == 1:
+            self.first_call_started.set()
+            self.release.wait(timeout=30)
+        if self.fail_on in texts:
+            raise RuntimeError("the model failed")
+        return self.embedder.embed(texts)
+
+
+def _queue_behind_first_call(batcher: QueryBatcher, model: _HeldFirstCall) -> list:
+    with ThreadPoolExecutor(max_workers=len(QUERIES)) as pool:
+        first = pool.submit(batcher.embed, [QUERIES[0]])
+        assert model.first_call_started.wait(timeout=30)
+        rest = [pool.submit(batcher.embed, [q]) for q in QUERIES[1:]]
+        while len(batcher._queue) < len(rest):  # every later search is waiting in line
+            threading.Event().wait(0.01)
+        model.release.set()
+        return [first, *rest]
+
+
+def test_queued_queries_go_in_one_call_and_each_gets_its_vector(embedder: Embedder) -> None:
+    model = _HeldFirstCall(embedder)
+    futures = _queue_behind_first_call(QueryBatcher(model), model)
+    vectors = [future.result(timeout=60) for future in futures]
+    assert len(model.calls) == 2 and sorted(model.calls[1]) == sorted(QUERIES[1:])
+    alone = embedder.embed(QUERIES)
+    for query_vector, expected in zip(vectors, alone, strict=True):
+        assert query_vector.shape == (1, embedder.dimension)
+        np.testing.assert_allclose(query_vector[0], expected, atol=1e-5)
+
+
+def test_a_model_error_reaches_every_caller_of_its_batch_and_the_next_call_works(
+    embedder: Embedder,
+) -> None:
+    model = _HeldFirstCall(embedder, fail_on=QUERIES[5])
+    batcher = QueryBatcher(model)
+    futures = _queue_behind_first_call(batcher, model)
+    assert futures[0].result(timeout=60).shape == (1, embedder.dimension)
+    for future in futures[1:]:
+        with pytest.raises(RuntimeError, match="the model failed"):
+            future.result(timeout=60)
+    np.testing.assert_allclose(
+        batcher.embed([QUERIES[1]])[0], embedder.embed([QUERIES[1]])[0], atol=1e-5
+    )
+
+
+def test_a_lone_caller_with_several_texts_gets_them_in_order(embedder: Embedder) -> None:
+    vectors = QueryBatcher(embedder).embed(QUERIES[:3])
+    np.testing.assert_allclose(vectors, embedder.embed(QUERIES[:3]), atol=1e-5)
