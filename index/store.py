@@ -535,9 +535,7 @@ class ChunkStore:
             )
             if rows:
                 mean = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
-                out[(document_id, page)] = (mean / (np.linalg.norm(mean) or 1.0)).astype(
-                    np.float32
-                )
+                out[(document_id, page)] = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
         return out
 
     def embeddings_for(self, ids: Sequence[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -23,7 +23,8 @@ class _Request:
     texts: list[str]
     vectors: np.ndarray | None = None
     error: BaseException | None = None
-    done: bool = field(default=False)
+    # Set when the request is answered, or when its caller is to run the next batch.
+    woken: threading.Event = field(default_factory=threading.Event)
 
 
 class QueryBatcher:
@@ -32,34 +33,37 @@ class QueryBatcher:
     def __init__(self, embedder: Embedder, max_texts: int = 128) -> None:
         self.embedder = embedder
         self._max_texts = max_texts
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._busy = False
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         request = _Request(list(texts))
-        with self._changed:
-            self._queue.append(request)
-            while self._busy and not request.done:
-                self._changed.wait()
-            if not request.done:
-                self._busy = True
-                batch = self._take(request)
-        if not request.done:
-            self._run(batch)
+        with self._lock:
+            waiting = self._busy
+            if waiting:
+                self._queue.append(request)
+            self._busy = True
+        if waiting:
+            # Woken once: answered, or handed the model to run the next batch (wakes one
+            # thread per batch, not every waiting one).
+            request.woken.wait()
+        if request.vectors is None and request.error is None:
+            self._run(self._take(request))
         if request.error is not None:
             raise request.error
         assert request.vectors is not None
         return request.vectors
 
     def _take(self, own: _Request) -> list[_Request]:
-        """The caller's own request and as many queued after it as fit in one call."""
+        """The caller's own request and as many queued as fit in one call, oldest first."""
         batch, size = [own], len(own.texts)
-        for queued in self._queue:
-            if queued is not own and size + len(queued.texts) <= self._max_texts:
-                batch.append(queued)
-                size += len(queued.texts)
-        self._queue = [queued for queued in self._queue if queued not in batch]
+        with self._lock:
+            for queued in list(self._queue):
+                if queued is not own and size + len(queued.texts) <= self._max_texts:
+                    batch.append(queued)
+                    size += len(queued.texts)
+                    self._queue.remove(queued)
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
@@ -73,8 +77,10 @@ class QueryBatcher:
             for request in batch:
                 request.error = exc
         finally:
-            with self._changed:
-                for request in batch:
-                    request.done = True
-                self._busy = False
-                self._changed.notify_all()
+            with self._lock:
+                following = self._queue.pop(0) if self._queue else None
+                self._busy = following is not None
+            for request in batch:
+                request.woken.set()
+            if following is not None:
+                following.woken.set()
