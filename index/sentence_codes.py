@@ -31,3 +31,21 @@ def decode(blob: bytes, dimension: int) -> np.ndarray:
     codes = np.frombuffer(blob, dtype=np.int8, count=count * dimension).reshape(count, dimension)
     scales = np.frombuffer(blob, dtype=np.float32, offset=count * dimension, count=count)
     return codes.astype(np.float32) * scales[:, None]
+
+
+def best_similarities(blobs: list[bytes], dimension: int, query: np.ndarray) -> np.ndarray:
+    """For each blob `encode` wrote, the largest inner product of its rows with `query`:
+    all blobs scored in one matrix product (a search scores ~200 chunks' sentences).
+
+    >>> a = encode(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
+    >>> b = encode(np.array([[0.6, 0.8]], dtype=np.float32))
+    >>> np.round(best_similarities([a, b], 2, np.array([0.0, 1.0], dtype=np.float32)), 2)
+    array([1. , 0.8], dtype=float32)
+    """
+    counts = [len(blob) // (dimension + 4) for blob in blobs]
+    codes = b"".join(blob[: n * dimension] for blob, n in zip(blobs, counts, strict=True))
+    scales = b"".join(blob[n * dimension :] for blob, n in zip(blobs, counts, strict=True))
+    rows = np.frombuffer(codes, dtype=np.int8).reshape(-1, dimension).astype(np.float32)
+    scores = (rows @ np.asarray(query, dtype=np.float32)) * np.frombuffer(scales, np.float32)
+    starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.int64)
+    return np.maximum.reduceat(scores, starts).astype(np.float32)

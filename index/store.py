@@ -494,11 +494,25 @@ class ChunkStore:
         """Each chunk's best sentence's cosine similarity to `vector`; chunks without sentence
         vectors are left out."""
         query = np.asarray(vector, dtype=np.float32)
-        return {
-            chunk_id: float((sentences @ query).max())
-            for chunk_id, sentences in self.sentence_embeddings(ids).items()
-            if len(sentences)
-        }
+        coded: list[tuple[int, bytes]] = []
+        best: dict[int, float] = {}
+        for rows in self._chunk_rows(
+            "id, sentence_int8, sentence_embeddings, length(embedding)",
+            ids,
+            f"AND NOT ({_NO_SENTENCES})",
+        ):
+            for chunk_id, codes, old, width in rows:
+                if codes is not None and len(codes):
+                    coded.append((int(chunk_id), codes))
+                elif old:  # float32 vectors of a store written before int8
+                    sentences = np.frombuffer(old, dtype=np.float32).reshape(-1, width // 4)
+                    best[int(chunk_id)] = float((sentences @ query).max())
+        if coded:
+            scores = sentence_codes.best_similarities(
+                [codes for _, codes in coded], len(query), query
+            )
+            best.update(zip([i for i, _ in coded], scores.tolist(), strict=True))
+        return best
 
     def sentence_embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored sentence vectors of the given chunks (one row per sentence, in order)."""
