@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -82,3 +82,20 @@ def fuse_scores(
 
 def _best_first(scores: dict[int, float]) -> list[Hit]:
     return [Hit(i, s) for i, s in sorted(scores.items(), key=lambda pair: pair[1], reverse=True)]
+
+
+def first_of_each(ranked: Sequence[Hit], group_of: Mapping[int, Hashable]) -> list[Hit]:
+    """The best hit of each group (document, page), in rank order; hits without a group are
+    dropped (a chunk deleted meanwhile).
+
+    >>> first_of_each([Hit(1, 0.9), Hit(2, 0.8), Hit(3, 0.7)], {1: "a", 2: "a", 3: "b"})
+    [Hit(chunk_id=1, score=0.9), Hit(chunk_id=3, score=0.7)]
+    """
+    seen: set[Hashable] = set()
+    kept: list[Hit] = []
+    for hit in ranked:
+        group = group_of.get(hit.chunk_id)
+        if group is not None and group not in seen:
+            seen.add(group)
+            kept.append(hit)
+    return kept

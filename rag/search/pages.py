@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.collection import Collection
-from rag.search.fusion import Hit, Ranking
+from rag.search.fusion import Hit, Ranking, first_of_each
 
 # (document id, page, chunk id): a paged chunk's unit is its page (chunk id None), an
 # unpaged chunk's is itself (page None).
@@ -84,12 +84,4 @@ def _best_first(hits: list[Hit]) -> list[Hit]:
 def best_per_page(collection: Collection, ranked: list[Hit]) -> list[Hit]:
     """Each page's best hit, in rank order: five passages from five pages, not five slices of
     one table. Unpaged chunks are all kept."""
-    unit = page_units(collection, [hit.chunk_id for hit in ranked])
-    seen: set[PageKey] = set()
-    kept: list[Hit] = []
-    for hit in ranked:
-        page = unit.get(hit.chunk_id)
-        if page is not None and page not in seen:
-            seen.add(page)
-            kept.append(hit)
-    return kept
+    return first_of_each(ranked, page_units(collection, [hit.chunk_id for hit in ranked]))

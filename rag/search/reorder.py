@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from rag.collection import Collection
-from rag.search.fusion import Hit
+from rag.search.fusion import Hit, first_of_each
 from rag.search.rerank import Reranker
 
 
@@ -47,12 +47,5 @@ def diversified(
 
 def best_per_document(collection: Collection, ranked: list[Hit]) -> list[Hit]:
     """Each document's best hit, in rank order."""
-    documents = {r.id: r.document_id for r in collection.chunks([h.chunk_id for h in ranked])}
-    seen: set[str] = set()
-    best: list[Hit] = []
-    for hit in ranked:
-        document = documents.get(hit.chunk_id)
-        if document is not None and document not in seen:
-            seen.add(document)
-            best.append(hit)
-    return best
+    pages = collection.chunk_pages([hit.chunk_id for hit in ranked])
+    return first_of_each(ranked, {chunk_id: document for chunk_id, (document, _) in pages.items()})
