@@ -56,25 +56,32 @@ def fuse_scores(
     [(2, 0.875), (1, 0.5), (3, 0.0)]
     >>> [h.chunk_id for h in fuse_scores([Ranking("x", [Hit(1, 3.0), Hit(2, 1.0)], 1.0)], "zscore")]
     [1, 2]
+    >>> rare = Ranking("lexical", [Hit(3, 7.5)], 0.5)
+    >>> dense = Ranking("dense", [Hit(1, 0.9), Hit(3, 0.85), Hit(4, 0.5)], 0.5)
+    >>> [h.chunk_id for h in fuse_scores([dense, rare])]
+    [3, 1, 4]
     """
-    normalized: list[tuple[dict[int, float], float]] = []
+    # (scaled scores, weight, score of an item the ranking lacks)
+    normalized: list[tuple[dict[int, float], float, float]] = []
     for ranking in rankings:
         if not ranking.hits:
             continue
         values = np.array([hit.score for hit in ranking.hits], dtype=np.float64)
+        if values.max() == values.min():
+            # All hits alike (often one hit: the one chunk holding a rare word): they are
+            # this ranking's best, what it lacks its worst. Scaled as usual they would all be
+            # 0, like the items missing, and the ranking would count for nothing.
+            normalized.append(({hit.chunk_id: 1.0 for hit in ranking.hits}, ranking.weight, 0.0))
+            continue
         if normalize == "zscore":
-            centre, spread = float(values.mean()), float(values.std()) or 1.0
+            centre, spread = float(values.mean()), float(values.std())
         else:
-            centre, spread = float(values.min()), float(values.max() - values.min()) or 1.0
+            centre, spread = float(values.min()), float(values.max() - values.min())
         scaled = {hit.chunk_id: (hit.score - centre) / spread for hit in ranking.hits}
-        normalized.append((scaled, ranking.weight))
-    floors = [min(hits.values()) for hits, _ in normalized]
-    everything = {chunk_id for hits, _ in normalized for chunk_id in hits}
+        normalized.append((scaled, ranking.weight, min(scaled.values())))
+    everything = {chunk_id for hits, _, _ in normalized for chunk_id in hits}
     scores = {
-        chunk_id: sum(
-            weight * hits.get(chunk_id, floor)
-            for (hits, weight), floor in zip(normalized, floors, strict=True)
-        )
+        chunk_id: sum(weight * hits.get(chunk_id, floor) for hits, weight, floor in normalized)
         for chunk_id in everything
     }
     return _best_first(scores)
