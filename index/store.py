@@ -527,17 +527,13 @@ class ChunkStore:
         query = np.asarray(vector, dtype=np.float32)
         coded: list[tuple[int, bytes]] = []
         best: dict[int, float] = {}
-        for rows in self._chunk_rows(
-            "id, sentence_int8, sentence_embeddings, length(embedding)",
-            ids,
-            f"AND NOT ({_NO_SENTENCES})",
-        ):
-            for chunk_id, codes, old, width in rows:
-                if codes is not None and len(codes):
-                    coded.append((int(chunk_id), codes))
-                elif old:  # float32 vectors of a store written before int8
-                    sentences = np.frombuffer(old, dtype=np.float32).reshape(-1, width // 4)
-                    best[int(chunk_id)] = float((sentences @ query).max())
+        for chunk_id, codes, old, dimension in self._sentence_rows(ids):
+            if codes is not None:
+                if len(codes):
+                    coded.append((chunk_id, codes))
+            elif old:  # float32 vectors of a store written before int8
+                sentences = np.frombuffer(old, dtype=np.float32).reshape(-1, dimension)
+                best[chunk_id] = float((sentences @ query).max())
         if coded:
             scores = sentence_codes.best_similarities(
                 [codes for _, codes in coded], len(query), query
@@ -547,20 +543,27 @@ class ChunkStore:
 
     def sentence_embeddings(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored sentence vectors of the given chunks (one row per sentence, in order)."""
-        out: dict[int, np.ndarray] = {}
+        return {
+            chunk_id: (
+                sentence_codes.decode(codes, dimension)
+                if codes is not None
+                else np.frombuffer(old, dtype=np.float32).reshape(-1, dimension)
+            )
+            for chunk_id, codes, old, dimension in self._sentence_rows(ids)
+        }
+
+    def _sentence_rows(
+        self, ids: Sequence[int]
+    ) -> Iterator[tuple[int, bytes | None, bytes, int]]:
+        """(chunk id, int8 codes, older float32 vectors, dimension) of each given chunk that
+        has sentence vectors: the codes, or when None (written before int8) the float32s."""
         for rows in self._chunk_rows(
             "id, sentence_int8, sentence_embeddings, length(embedding)",
             ids,
             f"AND NOT ({_NO_SENTENCES})",
         ):
             for chunk_id, codes, old, width in rows:
-                dimension = width // 4
-                out[int(chunk_id)] = (
-                    sentence_codes.decode(codes, dimension)
-                    if codes is not None
-                    else np.frombuffer(old, dtype=np.float32).reshape(-1, dimension)
-                )
-        return out
+                yield int(chunk_id), codes, old or b"", width // 4
 
     def chunk_pages(self, ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
         """(document id, page) of each given chunk: a light read for grouping by page."""
