@@ -552,9 +552,7 @@ class ChunkStore:
             for chunk_id, codes, old, dimension in self._sentence_rows(ids)
         }
 
-    def _sentence_rows(
-        self, ids: Sequence[int]
-    ) -> Iterator[tuple[int, bytes | None, bytes, int]]:
+    def _sentence_rows(self, ids: Sequence[int]) -> Iterator[tuple[int, bytes | None, bytes, int]]:
         """(chunk id, int8 codes, older float32 vectors, dimension) of each given chunk that
         has sentence vectors: the codes, or when None (written before int8) the float32s."""
         for rows in self._chunk_rows(
