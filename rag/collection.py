@@ -306,6 +306,9 @@ class Collection:
     def chunk_count(self) -> int:
         return self._store.chunk_count()
 
+    def chunk_ids(self) -> set[int]:
+        return self._store.chunk_ids()
+
     def write_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> None:
         """Replace the document's chunks in SQLite, then in the in-memory index."""
         with self._lock:

@@ -276,6 +276,28 @@ class Settings(BaseSettings):
         "Used for runs of 8 files or more.",
     )
 
+    shards: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Shards of a new collection ingested with --ray (each its own SQLite and "
+        "FAISS file, searched together); --shards overrides it. Existing collections keep "
+        "theirs.",
+    )
+    ray_object_store_mb: int = Field(
+        default=500,
+        ge=75,
+        description="Object store memory of a local Ray started by `rag ingest --ray` (MB); "
+        "Ray's own default is 30 % of RAM.",
+    )
+
+    ray_batch_files: int = Field(
+        default=64,
+        ge=1,
+        description="Files per embedding call on Ray (their chunks embedded together); a "
+        "batch's files are written when it comes back.",
+    )
+
     @property
     def onnx_cache(self) -> Path:
         """Where the ONNX exports of embedding models are kept: one place under RAG_MODEL_CACHE

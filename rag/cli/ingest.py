@@ -112,6 +112,23 @@ def _summary(report: IngestReport) -> str:
 @click.option(
     "--prune", is_flag=True, help="Also delete documents under PATHS whose files no longer exist."
 )
+@click.option(
+    "--ray",
+    "ray",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Parse and embed on Ray: a local Ray started for the run, or the cluster at ADDRESS "
+    "(write --ray=ADDRESS, or put --ray after PATHS). Files must be visible to every node at "
+    "the same path. Needs the ray extra: pip install '.[ray]'.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Write a new collection as N shards (default with --ray: RAG_SHARDS, 4).",
+)
 @collection_option
 @json_option
 @click.pass_context
@@ -120,6 +137,8 @@ def ingest(
     paths: tuple[Path, ...],
     jsonl: Path | None,
     prune: bool,
+    ray: str | None,
+    shards: int | None,
     collection: str | None,
     as_json: bool,
 ) -> None:
@@ -132,13 +151,22 @@ def ingest(
         raise click.UsageError("give either PATHS or --jsonl FILE")
     if prune and jsonl:
         raise click.UsageError("--prune applies to PATHS, not to --jsonl")
+    if jsonl and (ray or shards):
+        raise click.UsageError("--ray and --shards apply to PATHS, not to --jsonl")
     progress = _Progress(enabled=not as_json)
     with user_errors():
         try:
             if jsonl:
                 report = engine(ctx).ingest_jsonl(jsonl, collection, progress)
             else:
-                report = engine(ctx).ingest(paths, collection, progress, prune=prune)
+                report = engine(ctx).ingest(
+                    paths,
+                    collection,
+                    progress,
+                    prune=prune,
+                    ray=(True if ray == "local" else ray) or False,
+                    shards=shards,
+                )
         finally:
             progress.close()
     if as_json:

@@ -56,13 +56,22 @@ def collections() -> None:
 @json_option
 @click.pass_context
 def collections_list(ctx: click.Context, as_json: bool) -> None:
-    """List the collections under the data folder."""
-    names = engine(ctx).collections()
+    """List the collections under the data folder, with their documents and shards."""
+    rag = engine(ctx)
+    sizes, shards = rag.collection_sizes(), rag.collection_shards()
     if as_json:
-        emit_json({"collections": names})
+        emit_json(
+            {
+                "collections": list(sizes),
+                "details": [
+                    {"name": name, "documents": sizes[name], "shards": shards[name]}
+                    for name in sizes
+                ],
+            }
+        )
     else:
-        for name in names:
-            click.echo(name)
+        for name in sizes:
+            click.echo(f"{name}  {sizes[name]} documents  {shards[name]} shard(s)")
 
 
 @collections.command("delete")

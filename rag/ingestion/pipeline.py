@@ -29,9 +29,15 @@ from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
 from ingest.workers import TaskFailure, WorkerPool
-from rag.collection import Collection
 from rag.errors import InvalidRequest
-from rag.ingestion.committer import Committer, NoProgress, Progress, document_id_for
+from rag.ingestion.committer import (
+    Committer,
+    DocumentWriter,
+    IngestTarget,
+    NoProgress,
+    Progress,
+    document_id_for,
+)
 from rag.ingestion.stages import StageClock
 from rag.types import FileOutcome, FileStatus, IngestReport
 
@@ -66,7 +72,7 @@ def content_hash(path: Path) -> str:
 
 
 def ingest_paths(
-    collection: Collection,
+    collection: IngestTarget,
     embedder: Embedder,
     paths: Iterable[Path],
     options: IngestOptions,
@@ -74,7 +80,7 @@ def ingest_paths(
 ) -> IngestReport:
     started = time.monotonic()
     tracker = progress or NoProgress()
-    candidates = list(_candidates(paths))
+    candidates = list(candidate_files(paths))
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
     clock = StageClock()
@@ -83,20 +89,16 @@ def ingest_paths(
     parse = ParseOptions(
         ocr=options.ocr, tables=options.table_rows, threads=1 if workers else (os.cpu_count() or 1)
     )
-    limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
-    planned = (
-        _plan_file(collection, path, named, limits, embedder.name, options, parse)
-        for path, named in candidates
-    )
+    planned = plan_files(collection, embedder, candidates, options, parse)
     _run(planned, committer, workers, options.parse_timeout_s, clock)
     if options.prune:
-        _prune(collection, [Path(p).expanduser().resolve() for p in paths], committer)
+        prune_missing(collection, paths, committer)
     committer.save_index()
     return IngestReport(collection.name, outcomes, time.monotonic() - started, clock.report())
 
 
 def _committer(
-    collection: Collection,
+    collection: IngestTarget,
     embedder: Embedder,
     outcomes: list[FileOutcome],
     tracker: Progress,
@@ -116,7 +118,7 @@ def _committer(
 
 
 def ingest_records(
-    collection: Collection,
+    collection: IngestTarget,
     embedder: Embedder,
     records: Iterable[tuple[int, bytes]],
     options: IngestOptions,
@@ -181,7 +183,21 @@ def _run(
         committer.drain()
 
 
-def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+def plan_files(
+    collection: IngestTarget,
+    embedder: Embedder,
+    candidates: Iterable[tuple[Path, bool]],
+    options: IngestOptions,
+    parse: ParseOptions,
+) -> Iterator[DocumentTask | FileOutcome]:
+    """Each candidate file's task, or its outcome when no parsing is needed (unchanged,
+    unsupported, too large): the driver's step, the same on one machine and on a cluster."""
+    limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
+    for path, named in candidates:
+        yield _plan_file(collection, path, named, limits, embedder.name, options, parse)
+
+
+def candidate_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
     """Each file with whether the user named it (True) or it was found in a folder (False)."""
     for path in paths:
         for found in iter_files([path]):
@@ -189,7 +205,7 @@ def _candidates(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
 
 
 def _plan_file(
-    collection: Collection,
+    collection: IngestTarget,
     path: Path,
     named: bool,
     limits: _Limits,
@@ -238,7 +254,7 @@ def _plan_file(
 
 
 def _plan_record(
-    collection: Collection, number: int, line: bytes, limits: _Limits, tokenizer: str
+    collection: IngestTarget, number: int, line: bytes, limits: _Limits, tokenizer: str
 ) -> DocumentTask | FileOutcome:
     where = f"line {number}"
     try:
@@ -283,8 +299,9 @@ def _plan_record(
     )
 
 
-def _prune(collection: Collection, roots: list[Path], committer: Committer) -> None:
+def prune_missing(collection: IngestTarget, paths: Iterable[Path], writer: DocumentWriter) -> None:
     """Delete documents under the given paths whose files no longer exist."""
+    roots = [Path(p).expanduser().resolve() for p in paths]
     for document in collection.documents():
         if document.file_type == "record" or "attached_to" in document.metadata:
             continue  # attachments go with the file that holds them
@@ -292,7 +309,7 @@ def _prune(collection: Collection, roots: list[Path], committer: Committer) -> N
         under_root = any(path == root or path.is_relative_to(root) for root in roots)
         if under_root and not path.exists():
             collection.delete_document(document.id)
-            committer.outcome(
+            writer.outcome(
                 FileOutcome(document.path, FileStatus.PRUNED, "file is gone", document.id, 0)
             )
 

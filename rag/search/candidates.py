@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.collection import Collection
 from rag.search.clock import StageClock
 from rag.search.fusion import Hit, Ranking
 from rag.search.options import SearchOptions
 from rag.search.pages import with_pages
+from rag.shards.sharded import AnyCollection
 
 
 def candidate_rankings(
-    collection: Collection,
+    collection: AnyCollection,
     vector: np.ndarray,
     query: str,
     options: SearchOptions,
@@ -48,7 +48,7 @@ def candidate_rankings(
 
 
 def _with_sentences(
-    collection: Collection, vector: np.ndarray, rankings: list[Ranking], weight: float
+    collection: AnyCollection, vector: np.ndarray, rankings: list[Ranking], weight: float
 ) -> list[Ranking]:
     """Add a third ranking of the candidates: each one's best sentence's similarity.
 

@@ -16,15 +16,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.collection import Collection
 from rag.search.fusion import Hit, Ranking, first_of_each
+from rag.shards.sharded import AnyCollection
 
 # (document id, page, chunk id): a paged chunk's unit is its page (chunk id None), an
 # unpaged chunk's is itself (page None).
 PageKey = tuple[str, int | None, int | None]
 
 
-def page_units(collection: Collection, ids: Sequence[int]) -> dict[int, PageKey]:
+def page_units(collection: AnyCollection, ids: Sequence[int]) -> dict[int, PageKey]:
     """The unit each chunk belongs to: its document's page, or itself when unpaged."""
     return {
         chunk_id: (document_id, page, None if page is not None else chunk_id)
@@ -33,7 +33,7 @@ def page_units(collection: Collection, ids: Sequence[int]) -> dict[int, PageKey]
 
 
 def with_pages(
-    collection: Collection, vector: np.ndarray, rankings: list[Ranking], weight: float
+    collection: AnyCollection, vector: np.ndarray, rankings: list[Ranking], weight: float
 ) -> list[Ranking]:
     """`rankings` plus "page_lexical" and "page_dense" over the same candidates, each with
     `weight`; unchanged when the weight is 0 or no candidate has a page."""
@@ -61,7 +61,9 @@ def _page_lexical(rankings: Sequence[Ranking], unit: dict[int, PageKey]) -> list
     return _best_first([Hit(i, summed[page]) for i, page in unit.items() if page in summed])
 
 
-def _page_dense(collection: Collection, vector: np.ndarray, unit: dict[int, PageKey]) -> list[Hit]:
+def _page_dense(
+    collection: AnyCollection, vector: np.ndarray, unit: dict[int, PageKey]
+) -> list[Hit]:
     """Each candidate scored by the cosine of the query to its page's mean chunk vector (an
     unpaged chunk: to its own vector)."""
     page_vectors = collection.page_vectors(
@@ -81,7 +83,7 @@ def _best_first(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda hit: hit.score, reverse=True)
 
 
-def best_per_page(collection: Collection, ranked: list[Hit]) -> list[Hit]:
+def best_per_page(collection: AnyCollection, ranked: list[Hit]) -> list[Hit]:
     """Each page's best hit, in rank order: five passages from five pages, not five slices of
     one table. Unpaged chunks are all kept."""
     return first_of_each(ranked, page_units(collection, [hit.chunk_id for hit in ranked]))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.collection import Collection
 from rag.search.fusion import Hit, first_of_each
 from rag.search.rerank import Reranker
+from rag.shards.sharded import AnyCollection
 
 
 def reranked(
-    collection: Collection, reranker: Reranker, query: str, fused: list[Hit], candidates: int
+    collection: AnyCollection, reranker: Reranker, query: str, fused: list[Hit], candidates: int
 ) -> list[Hit]:
     """The first `candidates` hits in the reranker's order, then the rest as they were."""
     head, tail = fused[:candidates], fused[candidates:]
@@ -23,7 +23,7 @@ def reranked(
 
 
 def diversified(
-    collection: Collection, query: np.ndarray, ranked: list[Hit], lambda_: float, k: int
+    collection: AnyCollection, query: np.ndarray, ranked: list[Hit], lambda_: float, k: int
 ) -> list[Hit]:
     """Maximal marginal relevance: trade relevance for passages unlike those already chosen."""
     pool = ranked[: max(k * 4, 20)]
@@ -45,7 +45,7 @@ def diversified(
     return chosen + [hit for hit in ranked if hit.chunk_id not in chosen_ids]
 
 
-def best_per_document(collection: Collection, ranked: list[Hit]) -> list[Hit]:
+def best_per_document(collection: AnyCollection, ranked: list[Hit]) -> list[Hit]:
     """Each document's best hit, in rank order."""
     pages = collection.chunk_pages([hit.chunk_id for hit in ranked])
     return first_of_each(ranked, {chunk_id: document for chunk_id, (document, _) in pages.items()})

@@ -16,7 +16,6 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.collection import Collection
 from rag.errors import EmptyCollection
 from rag.search.candidates import candidate_rankings
 from rag.search.clock import StageClock
@@ -25,6 +24,7 @@ from rag.search.options import SearchOptions
 from rag.search.pages import best_per_page
 from rag.search.reorder import best_per_document, diversified, reranked
 from rag.search.rerank import Reranker
+from rag.shards.sharded import AnyCollection
 from rag.types import Passage
 
 
@@ -36,7 +36,7 @@ class QueryEncoder(Protocol):
 
 
 def search(
-    collection: Collection,
+    collection: AnyCollection,
     embedder: QueryEncoder,
     query: str,
     options: SearchOptions,
@@ -92,7 +92,7 @@ def _fused(rankings: Sequence[Ranking], options: SearchOptions) -> list[Hit]:
 
 
 def _passages(
-    collection: Collection, vector: np.ndarray, top: list[Hit], rankings: Sequence[Ranking]
+    collection: AnyCollection, vector: np.ndarray, top: list[Hit], rankings: Sequence[Ranking]
 ) -> list[Passage]:
     """The top hits as passages, each with its cosine similarity to the query."""
     similarity = {hit.chunk_id: hit.score for r in rankings if r.name == "dense" for hit in r.hits}
