@@ -199,6 +199,7 @@ def test_prune_and_delete_work_on_shards(sharded: RAG, corpus: Path, tmp_path: P
     sharded.delete_document(victim.id, "c")
     assert victim.id not in {d.id for d in sharded.documents("c")}
     assert len(sharded.documents("c")) == 998
+    sharded.close()  # saves the indexes, as the end of a `rag documents delete` does
     assert sharded.check("c").consistent
     assert all(p.document_id != victim.id for p in sharded.search(victim.path, 20, "c"))
 
