@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import sqlite3
 import threading
@@ -116,6 +117,48 @@ def _terms(query: str) -> list[str]:
         if len(parts) > 1:
             terms.extend(parts)
     return terms
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's variable-length integers, one after another (FTS5's size records).
+
+    >>> _varints(bytes([5, 0x81, 0x00, 0x7F]))
+    [5, 128, 127]
+    """
+    values, value, index = [], 0, 0
+    while index < len(blob):
+        byte = blob[index]
+        value = (value << 7) | (byte & 0x7F)
+        index += 1
+        if not byte & 0x80:
+            values.append(value)
+            value = 0
+    return values
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct words a lexical search matches (see `_terms`)."""
+    return list(dict.fromkeys(_terms(query)))
+
+
+def telling_terms(terms: list[str], counts: dict[str, int], chunks: int) -> list[str]:
+    """The terms held by at most half of the `chunks` (all of them when none is).
+
+    >>> telling_terms(["the", "zebrafish"], {"the": 90, "zebrafish": 2}, 100)
+    ['zebrafish']
+    """
+    telling = [term for term in terms if counts.get(term, 0) <= chunks / 2]
+    return telling or terms
+
+
+def bm25_idf(chunks: int, holding: int) -> float:
+    """FTS5's IDF of a term held by `holding` of `chunks` rows (floored at 1e-6, as FTS5 does).
+
+    >>> round(bm25_idf(1000, 10), 3), bm25_idf(1000, 900)
+    (4.547, 1e-06)
+    """
+    idf = math.log((chunks - holding + 0.5) / (holding + 0.5))
+    return idf if idf > 0 else 1e-6
 
 
 @dataclass(frozen=True)
@@ -410,13 +453,17 @@ class ChunkStore:
         where: SearchFilter | None = None,
         section_weight: float = 1.0,
         context_weight: float = 1.0,
+        terms: list[str] | None = None,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best lexical matches, best first (higher is better).
 
         The query's words are OR-ed as quoted terms, so user text is never FTS5 syntax. Section
         titles and document context lines count with their own weights against the text.
+        `terms`: the words to match, already chosen (a sharded search chooses them over all
+        shards); by default the query's telling words.
         """
-        terms = self._telling(list(dict.fromkeys(_terms(query))))
+        if terms is None:
+            terms = self._telling(query_terms(query))
         if not terms or limit <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -438,6 +485,63 @@ class ChunkStore:
             )
         return [(int(r[0]), float(r[1])) for r in rows]
 
+    def term_scores(
+        self, term: str, ids: Sequence[int], section_weight: float, context_weight: float
+    ) -> dict[int, float]:
+        """BM25 of one term for the given chunks (those holding it), with this store's IDF."""
+        found: dict[int, float] = {}
+        for start in range(0, len(ids), 900):
+            part = [int(i) for i in ids[start : start + 900]]
+            marks = ",".join("?" * len(part))
+            rows = self._read(
+                "SELECT rowid, -bm25(chunks_fts, 1.0, ?, ?) FROM chunks_fts "
+                f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                [section_weight, context_weight, f'"{term}"', *part],
+            )
+            found.update((int(r[0]), float(r[1])) for r in rows)
+        return found
+
+    def token_lengths(self, ids: Sequence[int]) -> dict[int, int]:
+        """Each chunk's length in tokens as BM25 counts it (all indexed columns together),
+        read from FTS5's own size table."""
+        found: dict[int, int] = {}
+        for start in range(0, len(ids), 900):
+            part = [int(i) for i in ids[start : start + 900]]
+            marks = ",".join("?" * len(part))
+            rows = self._read(f"SELECT id, sz FROM chunks_fts_docsize WHERE id IN ({marks})", part)
+            found.update((int(r[0]), sum(_varints(r[1]))) for r in rows)
+        return found
+
+    def token_totals(self) -> tuple[int, int]:
+        """(rows, tokens in all rows) of the FTS5 index: BM25's average length is their ratio."""
+        rows = self._read("SELECT block FROM chunks_fts_data WHERE id = 1")
+        if not rows or not rows[0][0]:
+            return 0, 0
+        values = _varints(rows[0][0])
+        return values[0], sum(values[1:])
+
+    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each term, as FTS5 matches it (stemmed), for IDF across shards."""
+        return {
+            term: int(
+                self._read(
+                    "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", [f'"{term}"']
+                )[0][0]
+            )
+            for term in terms
+        }
+
+    def raw_term_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks holding each word that is its own index term (fts5vocab; no stemming)."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        return dict(
+            self._read(
+                f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({marks})", list(terms)
+            )
+        )
+
     def _telling(self, terms: list[str]) -> list[str]:
         """The terms without those in more than half of the chunks ("the", "of", "and").
 
@@ -448,13 +552,10 @@ class ChunkStore:
         """
         if len(terms) < 2:
             return terms
-        marks = ",".join("?" * len(terms))
-        counts = dict(
-            self._read(f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({marks})", terms)
-        )
-        half = self._chunk_total() / 2
-        telling = [term for term in terms if counts.get(term, 0) <= half]
-        return telling or terms
+        return telling_terms(terms, self.raw_term_counts(terms), self._chunk_total())
+
+    def chunk_total(self) -> int:
+        return self._chunk_total()
 
     def _chunk_total(self) -> int:
         """The number of chunks, counted again only after some connection committed."""

@@ -99,6 +99,15 @@ class CheckReport:
         }
 
 
+@dataclass(frozen=True)
+class TermStatistics:
+    chunks: int
+    holding: dict[str, int]  # chunks matching each term (stemmed as the index stems it)
+    raw: dict[str, int]  # chunks holding each word that is its own index term
+    rows: int  # rows of the keyword index and their tokens: BM25's average row length
+    tokens: int
+
+
 def validate_name(name: str) -> str:
     if not _VALID_NAME.match(name) or ".." in name:
         raise InvalidRequest(
@@ -408,9 +417,30 @@ class Collection:
         where: SearchFilter | None = None,
         section_weight: float = 1.0,
         context_weight: float = 1.0,
+        terms: list[str] | None = None,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best keyword matches (SQLite FTS5, porter stemming)."""
-        return self._store.lexical_search(query, k, where, section_weight, context_weight)
+        return self._store.lexical_search(query, k, where, section_weight, context_weight, terms)
+
+    def term_statistics(self, terms: Sequence[str]) -> TermStatistics:
+        """What BM25's IDF needs from this store: its chunk count and, per term, the chunks
+        holding it (as the index stems it), and per word that is its own index term."""
+        rows, tokens = self._store.token_totals()
+        return TermStatistics(
+            self._store.chunk_total(),
+            self._store.term_document_counts(terms),
+            self._store.raw_term_counts(terms),
+            rows,
+            tokens,
+        )
+
+    def token_lengths(self, ids: Sequence[int]) -> dict[int, int]:
+        return self._store.token_lengths(ids)
+
+    def term_scores(
+        self, term: str, ids: Sequence[int], section_weight: float, context_weight: float
+    ) -> dict[int, float]:
+        return self._store.term_scores(term, ids, section_weight, context_weight)
 
     def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
         return self._store.chunks(ids)

@@ -141,7 +141,7 @@ def shard_of(document_id: str, count: int) -> int:
 
     Document ids are hex digests, so their leading bits spread evenly.
 
-    >>> shard_of("ffffffffffffffff", 4), shard_of("0000000000000001", 4)
+    >>> shard_of("ffffffffffffffff", 4), shard_of("000000000000001f", 4)
     (3, 1)
     """
     return int(document_id[:15], 16) % count
