@@ -108,6 +108,24 @@ class TermStatistics:
     tokens: int
 
 
+@contextmanager
+def collection_lock(folder: Path, name: str) -> Iterator[None]:
+    """A collection's write lock across processes, refused at once when another holds it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise CollectionBusy(
+            f"another process is writing to collection {name!r}; wait for it to finish "
+            f"(lock: {folder / LOCK_FILE})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def validate_name(name: str) -> str:
     if not _VALID_NAME.match(name) or ".." in name:
         raise InvalidRequest(
@@ -215,20 +233,9 @@ class Collection:
         Two processes ingesting into one collection would each save a FAISS index missing the
         other's vectors; the second gets a clear error instead.
         """
-        with self._write_mutex:
-            lock = FileLock(self.folder / LOCK_FILE, timeout=0)
-            try:
-                lock.acquire()
-            except Timeout:
-                raise CollectionBusy(
-                    f"another process is writing to collection {self.name!r}; wait for it to "
-                    f"finish (lock: {self.folder / LOCK_FILE})"
-                ) from None
-            try:
-                self._follow_other_writers()
-                yield
-            finally:
-                lock.release()
+        with self._write_mutex, collection_lock(self.folder, self.name):
+            self._follow_other_writers()
+            yield
 
     def check(self, repair: bool = False) -> CheckReport:
         """Compare the saved index file with SQLite; with `repair`, save a reconciled one."""

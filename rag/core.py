@@ -27,7 +27,14 @@ from rag.answer.conversation import (
 )
 from rag.answer.markup import ANSWER_STOPS
 from rag.answer.stream import AnswerCheck, AnswerStream
-from rag.collection import STORE_FILE, CheckReport, Collection, IndexPolicy, validate_name
+from rag.collection import (
+    STORE_FILE,
+    CheckReport,
+    Collection,
+    IndexPolicy,
+    collection_lock,
+    validate_name,
+)
 from rag.config import Settings
 from rag.errors import (
     CollectionNotFound,
@@ -55,7 +62,7 @@ from rag.search.query_batch import QueryBatcher
 from rag.search.rerank import CrossEncoderReranker, Reranker
 from rag.search.retrieve import search
 from rag.shards.layout import is_sharded, read_manifest, shard_folder
-from rag.shards.run import ShardRun, collection_lock, wants_shard_run
+from rag.shards.run import ShardRun, wants_shard_run
 from rag.shards.sharded import AnyCollection, ShardedCollection
 from rag.types import Answer, DocumentInfo, IngestReport, Passage
 

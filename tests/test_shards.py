@@ -222,6 +222,13 @@ def _committed(folder: Path) -> int:
     return total
 
 
+def _first(corpus: Path, folder: Path, count: int) -> Path:
+    folder.mkdir()
+    for path in sorted(corpus.iterdir())[:count]:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
 def _start(home: Path, docs: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(RAG_BIN), "ingest", str(docs), "--ray", "--shards", "2", "--json"],
@@ -257,11 +264,7 @@ def _embedding_workers() -> list[int]:
 def test_killed_embedding_worker_is_replaced_and_nothing_is_lost(
     corpus: Path, tmp_path: Path
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for path in sorted(corpus.iterdir())[:120]:
-        shutil.copy(path, docs / path.name)
-    home = tmp_path / "home"
+    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
     folder = home / "collections" / "default"
     run = _start(home, docs)
     _wait_for_commits(run, folder, 4)
@@ -282,11 +285,7 @@ def test_killed_embedding_worker_is_replaced_and_nothing_is_lost(
 def test_killed_driver_publishes_nothing_and_the_next_run_resumes(
     corpus: Path, tmp_path: Path
 ) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for path in sorted(corpus.iterdir())[:120]:
-        shutil.copy(path, docs / path.name)
-    home = tmp_path / "home"
+    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
     folder = home / "collections" / "default"
     run = _start(home, docs)
     _wait_for_commits(run, folder, 8)

@@ -20,8 +20,10 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,16 +105,17 @@ def ingest_on_ray(
             else:
                 tasks.append(item)
     if tasks:
-        started_ray = _connect(ray_options)
-        try:
-            for row in _pipeline(tasks, spec, ray_options).iter_rows():
-                _write(pickle.loads(row["done"]), writer, clock)
-                writer.save_now_and_then()
-        finally:
-            if started_ray:
-                import ray
+        with _stdout_to_stderr():
+            started_ray = _connect(ray_options)
+            try:
+                for row in _pipeline(tasks, spec, ray_options).iter_rows():
+                    _write(pickle.loads(row["done"]), writer, clock)
+                    writer.save_now_and_then()
+            finally:
+                if started_ray:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
     if options.prune:
         prune_missing(target, roots, writer)
     writer.save_index()
@@ -127,6 +130,22 @@ def _write(done: tuple[Any, dict[str, float]], writer: DocumentWriter, clock: St
         writer.commit(result)
     else:
         writer.outcome(FileOutcome(result.task.path, FileStatus.FAILED, result.error))
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what Ray prints while it runs ("(raylet) A worker died ...") to stderr, at the
+    file-descriptor level (some of it is not Python's): stdout stays the caller's, so
+    `rag ingest --json` prints JSON alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _connect(ray_options: RayOptions) -> bool:

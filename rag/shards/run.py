@@ -15,15 +15,12 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from index.store import DocumentRecord, NewChunk, NewDocument
-from rag.collection import INDEX_FILE, LOCK_FILE, STORE_FILE, Collection, IndexPolicy
-from rag.errors import CollectionBusy, InvalidRequest
+from rag.collection import INDEX_FILE, STORE_FILE, Collection, IndexPolicy
+from rag.errors import InvalidRequest
 from rag.shards.layout import (
     Manifest,
     is_sharded,
@@ -39,24 +36,6 @@ from rag.shards.layout import (
 from rag.shards.sharded import root_document_id
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def collection_lock(folder: Path, name: str) -> Iterator[None]:
-    """The collection-wide write lock, refused at once when another process holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / LOCK_FILE, timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise CollectionBusy(
-            f"another process is writing to collection {name!r}; wait for it to finish "
-            f"(lock: {folder / LOCK_FILE})"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 class ShardRun:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from index.filters import SearchFilter
 from index.store import (
@@ -35,8 +34,14 @@ from index.store import (
     telling_terms,
 )
 from ingest.embed import Embedder
-from rag.collection import LOCK_FILE, CheckReport, Collection, IndexPolicy, validate_name
-from rag.errors import CollectionBusy, RagError
+from rag.collection import (
+    CheckReport,
+    Collection,
+    IndexPolicy,
+    collection_lock,
+    validate_name,
+)
+from rag.errors import RagError
 from rag.shards.bm25 import Averages, rescored
 from rag.shards.layout import (
     MANIFEST_FILE,
@@ -143,23 +148,12 @@ class ShardedCollection:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """The collection's write lock (a Ray run holds it too), then every shard's."""
-        lock = FileLock(self.folder / LOCK_FILE, timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise CollectionBusy(
-                f"another process is writing to collection {self.name!r}; wait for it to "
-                f"finish (lock: {self.folder / LOCK_FILE})"
-            ) from None
-        try:
+        with collection_lock(self.folder, self.name), ExitStack() as stack:
             # Copies a crashed run left would bring back what is changed here: dropped.
             remove_unpublished(self.folder, self.manifest)
-            with ExitStack() as stack:
-                for shard in self._shards():
-                    stack.enter_context(shard.writing())
-                yield
-        finally:
-            lock.release()
+            for shard in self._shards():
+                stack.enter_context(shard.writing())
+            yield
 
     def _shard_for(self, document_id: str) -> Collection:
         shards = self._shards()
