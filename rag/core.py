@@ -331,7 +331,8 @@ class RAG:
             run = ShardRun(
                 name,
                 folder,
-                shards if shards is not None else (s.shards if ray else None),
+                shards,
+                s.shards,
                 self.embedder.name,
                 self._embedder_dimension(),
                 IndexPolicy.from_settings(s),

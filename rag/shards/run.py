@@ -39,13 +39,17 @@ log = logging.getLogger(__name__)
 
 
 class ShardRun:
-    """What an ingest writes to (the same calls as a `Collection`), shard by shard."""
+    """What an ingest writes to (the same calls as a `Collection`), shard by shard.
+
+    The shard count is the published collection's, else an interrupted run's, else `shards`
+    (--shards), else `new_shards` (RAG_SHARDS)."""
 
     def __init__(
         self,
         name: str,
         folder: Path,
         shards: int | None,
+        new_shards: int,
         embed_model: str,
         dimension: int,
         policy: IndexPolicy,
@@ -74,7 +78,7 @@ class ShardRun:
                 f"an interrupted run into collection {name!r} wrote {pending} shards: leave "
                 "out --shards to finish it"
             )
-        count = published.count if published is not None else (pending or shards or 1)
+        count = published.count if published is not None else (pending or shards or new_shards)
         if count < 1:
             raise InvalidRequest("--shards must be at least 1")
         self._count = count
