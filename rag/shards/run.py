@@ -2,7 +2,7 @@
 
 The run holds the collection's write lock. A shard is copied (SQLite's online backup, then the
 FAISS file) to a folder named for the next generation the first time the run changes it; an
-untouched shard is not read, copied or written. `publish` saves the copies' indexes and writes
+untouched shard is read (to plan) but not copied or written. `publish` saves the copies' indexes and writes
 the manifest naming them, in one rename: until then searches see the previous generation whole.
 
 A run that dies (killed driver, power cut) leaves its copies behind, each document in them
@@ -124,18 +124,19 @@ class ShardRun:
         if shard not in self._working:
             target = shard_name(self._generation, shard)
             if self._published is not None:
-                self._copy(self._published.shards[shard], target)
+                self._copy(shard, target)
             self._working[shard] = self._open(target)
         return self._working[shard]
 
-    def _copy(self, source_name: str, target_name: str) -> None:
+    def _copy(self, shard: int, target_name: str) -> None:
         """Copy a published shard; the copy appears under its name only once complete."""
-        source = shard_folder(self.folder, source_name)
+        assert self._published is not None
+        source = shard_folder(self.folder, self._published.shards[shard])
         target = shard_folder(self.folder, target_name)
         staged = target.with_name(f"{target.name}.copying")
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir(parents=True)
-        reading = self._reading.pop(int(source_name.rsplit("-s", 1)[1]), None)
+        reading = self._reading.pop(shard, None)
         if reading is not None:
             reading.close()
         src = sqlite3.connect(f"{(source / STORE_FILE).resolve().as_uri()}?mode=ro", uri=True)
