@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 
 from rag import RAG, Settings
 from rag.answer.budget import fit_prompt
-from rag.errors import InvalidRequest, UnsafeModelFile
+from rag.errors import InvalidRequest, MissingDependency, UnsafeModelFile
 from rag.llm.factory import make_generator
 from rag.llm.llama_cpp_backend import LlamaCppGenerator
 from rag.llm.model_paths import default_llm_model
@@ -211,3 +213,21 @@ def test_closing_a_stream_midway_frees_the_model(rag: RAG, mixed_folder: Path) -
     stream.close()
     assert not generator._generate_lock.locked()
     assert not stream.finished
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"), [("awq", "awq"), ("gptq", "gptq"), ("bitsandbytes", "bnb")]
+)
+def test_quantized_checkpoint_without_its_package_names_the_extra(
+    tmp_path: Path, method: str, extra: str
+) -> None:
+    module = {"awq": "awq", "gptq": "gptqmodel", "bitsandbytes": "bitsandbytes"}[method]
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed here")
+    folder = build_tiny_llm(tmp_path / "tiny")
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": method, "bits": 4}
+    (folder / "config.json").write_text(json.dumps(config))
+    generator = TransformersGenerator(str(folder))
+    with pytest.raises(MissingDependency, match=rf"localrag\[{extra}\]"):
+        generator.warm_up()

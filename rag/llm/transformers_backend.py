@@ -7,6 +7,7 @@ same registry the GGUF backend uses.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -91,6 +92,7 @@ class TransformersGenerator:
         if local.exists():
             check_model_path(local, self._allow_pickle)
         source = str(local) if local.exists() else self._spec
+        require_quantization_support(local / "config.json" if local.exists() else None)
         options: dict[str, Any] = {"use_safetensors": None if self._allow_pickle else True}
         if torch.cuda.is_available():
             options.update(device_map="auto", dtype=torch.float16)
@@ -241,6 +243,39 @@ class TransformersGenerator:
         finally:
             cancelled.set()
             worker.join()
+
+
+# A checkpoint quantized ahead of time names its method in config.json; transformers loads it
+# through the method's own package, installed with the extra named here.
+_QUANTIZATION_PACKAGES = {
+    "bitsandbytes": ("bitsandbytes", "bitsandbytes", "bnb"),
+    "gptq": ("gptqmodel", "gptqmodel and optimum", "gptq"),
+    "awq": ("awq", "autoawq", "awq"),
+}
+
+
+def require_quantization_support(config_file: Path | None) -> None:
+    """A clear error naming the extra to install when a local checkpoint is quantized with a
+    method whose package is missing (rather than transformers' error from deep inside).
+
+    >>> require_quantization_support(None)  # a hub id: transformers checks it when loading
+    """
+    if config_file is None or not config_file.is_file():
+        return
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # transformers reports an unreadable config itself
+    method = str((config.get("quantization_config") or {}).get("quant_method", "")).lower()
+    if method not in _QUANTIZATION_PACKAGES:
+        return
+    module, package, extra = _QUANTIZATION_PACKAGES[method]
+    require(
+        module,
+        package=package,
+        feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
+        install=f"pip install 'localrag[{extra}]' (from a checkout: pip install -e '.[{extra}]')",
+    )
 
 
 def _four_bit_config() -> Any:

@@ -2,8 +2,9 @@
 
 The run holds the collection's write lock. A shard is copied (SQLite's online backup, then the
 FAISS file) to a folder named for the next generation the first time the run changes it; an
-untouched shard is read (to plan) but not copied or written. `publish` saves the copies' indexes and writes
-the manifest naming them, in one rename: until then searches see the previous generation whole.
+untouched shard is read (to plan) but never copied or written. `publish` saves the copies'
+indexes and writes the manifest naming them, in one rename: until then searches see the
+previous generation whole.
 
 A run that dies (killed driver, power cut) leaves its copies behind, each document in them
 committed in its own transaction. The next run for the same published generation finds them
