@@ -490,9 +490,7 @@ class ChunkStore:
     ) -> dict[int, float]:
         """BM25 of one term for the given chunks (those holding it), with this store's IDF."""
         found: dict[int, float] = {}
-        for start in range(0, len(ids), 900):
-            part = [int(i) for i in ids[start : start + 900]]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_batches(ids):
             rows = self._read(
                 "SELECT rowid, -bm25(chunks_fts, 1.0, ?, ?) FROM chunks_fts "
                 f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
@@ -505,9 +503,7 @@ class ChunkStore:
         """Each chunk's length in tokens as BM25 counts it (all indexed columns together),
         read from FTS5's own size table."""
         found: dict[int, int] = {}
-        for start in range(0, len(ids), 900):
-            part = [int(i) for i in ids[start : start + 900]]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_batches(ids):
             rows = self._read(f"SELECT id, sz FROM chunks_fts_docsize WHERE id IN ({marks})", part)
             found.update((int(r[0]), sum(_varints(r[1]))) for r in rows)
         return found
@@ -553,9 +549,6 @@ class ChunkStore:
         if len(terms) < 2:
             return terms
         return telling_terms(terms, self.raw_term_counts(terms), self._chunk_total())
-
-    def chunk_total(self) -> int:
-        return self._chunk_total()
 
     def _chunk_total(self) -> int:
         """The number of chunks, counted again only after some connection committed."""
@@ -716,12 +709,17 @@ class ChunkStore:
     def _chunk_rows(
         self, columns: str, ids: Sequence[int], tail: str = "", batch: int = 900
     ) -> Iterator[list[Any]]:
-        """`SELECT columns FROM chunks WHERE id IN (...) tail`, a batch of ids at a time
-        (SQLite caps the number of bound parameters)."""
-        for start in range(0, len(ids), batch):
-            part = [int(i) for i in ids[start : start + batch]]
-            marks = ",".join("?" * len(part))
+        """`SELECT columns FROM chunks WHERE id IN (...) tail`, a batch of ids at a time."""
+        for part, marks in _id_batches(ids, batch):
             yield self._read(f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part)
+
+
+def _id_batches(ids: Sequence[int], batch: int = 900) -> Iterator[tuple[list[int], str]]:
+    """The ids a batch at a time, each with its `?,?,...` placeholders (SQLite caps the number
+    of bound parameters)."""
+    for start in range(0, len(ids), batch):
+        part = [int(i) for i in ids[start : start + batch]]
+        yield part, ",".join("?" * len(part))
 
 
 def stored_document_count(path: Path) -> int:

@@ -101,11 +101,11 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class TermStatistics:
-    chunks: int
-    holding: dict[str, int]  # chunks matching each term (stemmed as the index stems it)
-    raw: dict[str, int]  # chunks holding each word that is its own index term
-    rows: int  # rows of the keyword index and their tokens: BM25's average row length
+    """A store's keyword-index totals and its word counts: what BM25 needs across shards."""
+
+    rows: int  # rows (chunks) of the keyword index, and their tokens: BM25's N and average
     tokens: int
+    raw: dict[str, int]  # chunks holding each word that is its own index term
 
 
 @contextmanager
@@ -429,17 +429,16 @@ class Collection:
         """(chunk id, BM25 score) of the best keyword matches (SQLite FTS5, porter stemming)."""
         return self._store.lexical_search(query, k, where, section_weight, context_weight, terms)
 
-    def term_statistics(self, terms: Sequence[str]) -> TermStatistics:
-        """What BM25's IDF needs from this store: its chunk count and, per term, the chunks
-        holding it (as the index stems it), and per word that is its own index term."""
+    def term_statistics(self, words: Sequence[str]) -> TermStatistics:
+        """This store's keyword-index totals, and the chunks holding each word that is its own
+        index term (cheap: read from FTS5's vocabulary)."""
         rows, tokens = self._store.token_totals()
-        return TermStatistics(
-            self._store.chunk_total(),
-            self._store.term_document_counts(terms),
-            self._store.raw_term_counts(terms),
-            rows,
-            tokens,
-        )
+        return TermStatistics(rows, tokens, self._store.raw_term_counts(words))
+
+    def term_document_counts(self, terms: Sequence[str]) -> dict[str, int]:
+        """Chunks matching each term as the index stems it (a count per term: only for the
+        terms a search keeps)."""
+        return self._store.term_document_counts(terms)
 
     def token_lengths(self, ids: Sequence[int]) -> dict[int, int]:
         return self._store.token_lengths(ids)

@@ -60,6 +60,8 @@ class ShardRun:
         self._embed_model = embed_model
         self._dimension = dimension
         self._policy = policy
+        if shards is not None and shards < 1:
+            raise InvalidRequest("--shards must be at least 1")
         published = read_manifest(folder)
         if published is None and (folder / STORE_FILE).exists():
             raise InvalidRequest(
@@ -80,8 +82,6 @@ class ShardRun:
                 "out --shards to finish it"
             )
         count = published.count if published is not None else (pending or shards or new_shards)
-        if count < 1:
-            raise InvalidRequest("--shards must be at least 1")
         self._count = count
         write_pending(folder, self._generation, count)
         # Open shards: a copy this run writes, or a published shard it only reads.

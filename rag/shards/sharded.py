@@ -52,6 +52,7 @@ from rag.shards.layout import (
     shard_of,
 )
 
+K = TypeVar("K")
 T = TypeVar("T")
 
 
@@ -269,23 +270,25 @@ class ShardedCollection:
         shards = self._shards()
         words = query_terms(query)
         stats = [shard.term_statistics(words) for shard in shards]
-        chunks = sum(s.chunks for s in stats)
+        rows = sum(s.rows for s in stats)
         raw = {w: sum(s.raw.get(w, 0) for s in stats) for w in words}
-        terms = telling_terms(words, raw, chunks) if len(words) > 1 else words
-        average = sum(s.tokens for s in stats) / max(1, sum(s.rows for s in stats))
+        terms = telling_terms(words, raw, rows) if len(words) > 1 else words
+        # Counted only for the terms kept: a common word dropped above is never counted.
+        held = [shard.term_document_counts(terms) for shard in shards]
+        average = sum(s.tokens for s in stats) / max(1, rows)
         hits: list[tuple[int, float]] = []
-        for shard, stat in zip(shards, stats, strict=True):
+        for shard, stat, holding in zip(shards, stats, held, strict=True):
             found = shard.lexical_search(query, k, where, section_weight, context_weight, terms)
             ids = [chunk_id for chunk_id, _ in found]
             lengths = shard.token_lengths(ids)
             shard_average = stat.tokens / max(1, stat.rows)
             rescored_hits = dict.fromkeys(ids, 0.0)
             for term in terms:
-                if not stat.holding.get(term):
+                if not holding.get(term):
                     continue
-                mine = Averages(bm25_idf(stat.chunks, stat.holding[term]), shard_average)
-                holding = sum(s.holding.get(term, 0) for s in stats)
-                whole = Averages(bm25_idf(chunks, holding), average)
+                mine = Averages(bm25_idf(stat.rows, holding[term]), shard_average)
+                everywhere = sum(h.get(term, 0) for h in held)
+                whole = Averages(bm25_idf(rows, everywhere), average)
                 scores = shard.term_scores(term, ids, section_weight, context_weight)
                 for chunk_id, score in scores.items():
                     length = lengths.get(chunk_id, 0)
@@ -293,8 +296,8 @@ class ShardedCollection:
             hits += rescored_hits.items()
         return _best(hits, k)
 
-    def _merged(self, read: Callable[[Collection], dict[int, T]]) -> dict[int, T]:
-        merged: dict[int, T] = {}
+    def _merged(self, read: Callable[[Collection], dict[K, T]]) -> dict[K, T]:
+        merged: dict[K, T] = {}
         for shard in self._shards():
             merged.update(read(shard))
         return merged
@@ -316,10 +319,7 @@ class ShardedCollection:
 
     def page_vectors(self, pages: Iterable[tuple[str, int]]) -> dict[tuple[str, int], np.ndarray]:
         wanted = list(pages)
-        found: dict[tuple[str, int], np.ndarray] = {}
-        for shard in self._shards():
-            found.update(shard.page_vectors(wanted))
-        return found
+        return self._merged(lambda shard: shard.page_vectors(wanted))
 
     # -- sentence vectors added later ----------------------------------------------------
 
