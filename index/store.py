@@ -23,6 +23,7 @@ import numpy as np
 
 from index import sentence_codes
 from index.filters import SearchFilter
+from index.keywords import KeywordRow
 from index.sqlite import connect, immediate_transaction
 
 # A chunk without sentence vectors in either form (int8 now, float32 before).
@@ -296,6 +297,26 @@ class ChunkStore:
                 (key, value),
             )
 
+    def content_version(self) -> int:
+        """A counter every change of chunks moves, in the change's own transaction: an index
+        derived from the chunks (index/keywords.py) is current when it records this number."""
+        rows = self._read("SELECT value FROM meta WHERE key = 'content_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def keyword_rows(self, batch: int = 10_000) -> Iterator[KeywordRow]:
+        """Every chunk's searched text, read in batches (building the keyword index)."""
+        last = -1
+        while True:
+            rows = self._read(
+                "SELECT id, text, section, context FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                [last, batch],
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield KeywordRow(int(row[0]), row[1], row[2], row[3])
+            last = int(rows[-1][0])
+
     def data_version(self) -> int:
         """Changes when another connection (another process) commits; cheap to poll."""
         with self._lock:
@@ -384,6 +405,7 @@ class ChunkStore:
                     ),
                 )
                 added.append(chunk_id)
+            _bump_content_version(db)
         return Replacement(removed_ids=removed, added_ids=added)
 
     def delete_document(self, document_id: str) -> list[int] | None:
@@ -410,6 +432,7 @@ class ChunkStore:
                 ]
                 db.execute("DELETE FROM chunks WHERE document_id = ?", (doomed_id,))
                 db.execute("DELETE FROM documents WHERE id = ?", (doomed_id,))
+            _bump_content_version(db)
         return removed
 
     def attachments_of(self, document_id: str) -> list[DocumentRecord]:
@@ -463,7 +486,7 @@ class ChunkStore:
         shards); by default the query's telling words.
         """
         if terms is None:
-            terms = self._telling(query_terms(query))
+            terms = self.telling_terms(query)
         if not terms or limit <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -537,6 +560,10 @@ class ChunkStore:
                 f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({marks})", list(terms)
             )
         )
+
+    def telling_terms(self, query: str) -> list[str]:
+        """The query's words a keyword search matches: its words but the commonest."""
+        return self._telling(query_terms(query))
 
     def _telling(self, terms: list[str]) -> list[str]:
         """The terms without those in more than half of the chunks ("the", "of", "and").
@@ -712,6 +739,13 @@ class ChunkStore:
         """`SELECT columns FROM chunks WHERE id IN (...) tail`, a batch of ids at a time."""
         for part, marks in _id_batches(ids, batch):
             yield self._read(f"SELECT {columns} FROM chunks WHERE id IN ({marks}) {tail}", part)
+
+
+def _bump_content_version(db: sqlite3.Connection) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('content_version', '1') ON CONFLICT(key) "
+        "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
 
 
 def _id_batches(ids: Sequence[int], batch: int = 900) -> Iterator[tuple[list[int], str]]:

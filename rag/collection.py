@@ -26,6 +26,7 @@ from ingest.embed import Embedder
 from ingest.sentences import sentence_vectors
 from rag.config import Settings
 from rag.errors import CollectionBusy, InvalidRequest, RagError
+from rag.keyword_search import KeywordSearch
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,24 @@ LOCK_FILE = "write.lock"
 
 @dataclass(frozen=True)
 class IndexPolicy:
-    """Which FAISS index a collection uses: exact while small, approximate (IVF) when large.
-    `RAG` fills it from `Settings` (RAG_INDEX_TYPE, RAG_IVF_MIN_VECTORS, RAG_IVF_NPROBE)."""
+    """Which indexes a collection uses: exact FAISS while small, approximate (IVF) when large;
+    FTS5 for keywords while small, tantivy from `keyword_min_chunks` on. `RAG` fills it from
+    `Settings` (RAG_INDEX_TYPE, RAG_IVF_MIN_VECTORS, RAG_IVF_NPROBE,
+    RAG_KEYWORD_INDEX_MIN_CHUNKS)."""
 
     kind: Literal["auto", "flat", "ivf"]
     ivf_min_vectors: int
     nprobe: int
+    keyword_min_chunks: int = 100_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexPolicy:
-        return cls(settings.index_type, settings.ivf_min_vectors, settings.ivf_nprobe)
+        return cls(
+            settings.index_type,
+            settings.ivf_min_vectors,
+            settings.ivf_nprobe,
+            settings.keyword_index_min_chunks,
+        )
 
     def wants_ivf(self, vectors: int, is_ivf: bool) -> bool:
         if vectors < _IVF_FLOOR or self.kind == "flat":
@@ -79,6 +88,8 @@ class CheckReport:
     index_readable: bool
     repaired: bool = False
     problems: list[str] = field(default_factory=list)
+    # The tantivy keyword index (rag/keyword_search.py): current, behind, missing or none.
+    keyword_index: str = "none"
 
     @property
     def consistent(self) -> bool:
@@ -95,6 +106,7 @@ class CheckReport:
             "orphan_vectors": self.orphan_vectors,
             "index_readable": self.index_readable,
             "repaired": self.repaired,
+            "keyword_index": self.keyword_index,
             "problems": list(self.problems),
         }
 
@@ -165,6 +177,7 @@ class Collection:
         self._vectors = self._load_index()
         self._reconcile()
         self._seen_version = self._store.data_version()
+        self._keywords = KeywordSearch(folder, self._store, self._policy.keyword_min_chunks)
 
     def _check_model(self, embed_model: str, dimension: int) -> None:
         stored_dim = self._store.meta("dimension")
@@ -256,6 +269,12 @@ class Collection:
                 problems.append(f"{missing} chunks have no vector in the saved index")
             if orphans:
                 problems.append(f"{orphans} vectors in the saved index belong to no chunk")
+            keywords = self._keywords.status()
+            if keywords in ("behind", "missing"):
+                problems.append(
+                    f"the keyword index is {keywords} (keyword search uses slower FTS5 until "
+                    "the next ingest or `rag check --repair`)"
+                )
             if problems and repair:
                 self._reconcile()
                 self._disk_behind = True
@@ -270,12 +289,14 @@ class Collection:
                 index_readable=readable,
                 repaired=bool(problems and repair),
                 problems=problems,
+                keyword_index=self._keywords.status() if repair else keywords,
             )
 
     def close(self) -> None:
         """Save what this process wrote; a read-only session never writes the index file."""
         if self._unsaved:
             self.flush()
+        self._keywords.close()
         self._store.close()
 
     def flush(self) -> None:
@@ -284,6 +305,7 @@ class Collection:
             if self._unsaved or self._disk_behind:
                 self._apply_policy()
                 self._vectors.save(self.folder / INDEX_FILE)
+                self._keywords.sync()
                 self._unsaved = self._disk_behind = False
 
     def _apply_policy(self) -> None:
@@ -328,7 +350,9 @@ class Collection:
     def write_document(self, document: NewDocument, chunks: Sequence[NewChunk]) -> None:
         """Replace the document's chunks in SQLite, then in the in-memory index."""
         with self._lock:
+            version = self._store.content_version()
             change = self._store.replace_document(document, chunks)
+            self._keywords.written(version, change.removed_ids, change.added_ids, chunks)
             self._vectors.remove(np.array(change.removed_ids, dtype=np.int64))
             if chunks:
                 vectors = np.stack([c.embedding for c in chunks]).astype(np.float32)
@@ -338,9 +362,11 @@ class Collection:
     def delete_document(self, document_id: str) -> bool:
         """Milliseconds: one SQLite transaction and an in-memory removal, no index save."""
         with self._lock:
+            version = self._store.content_version()
             removed = self._store.delete_document(document_id)
             if removed is None:
                 return False
+            self._keywords.deleted(version, removed)
             self._vectors.remove(np.array(removed, dtype=np.int64))
             self._unsaved = True
         return True
@@ -426,8 +452,31 @@ class Collection:
         context_weight: float = 1.0,
         terms: list[str] | None = None,
     ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score) of the best keyword matches (SQLite FTS5, porter stemming)."""
+        """(chunk id, BM25 score) of the best keyword matches: from the tantivy index when the
+        collection has a current one and the search is unfiltered, else from SQLite's FTS5.
+        `terms`: the words to match, when chosen already (see `ChunkStore.lexical_search`)."""
+        index = self._keywords.current() if where is None or where.empty else None
+        if index is None:
+            return self.fts5_search(query, k, where, section_weight, context_weight, terms)
+        if terms is None:
+            terms = self._store.telling_terms(query)
+        return index.search(terms, k, section_weight, context_weight)
+
+    def fts5_search(
+        self,
+        query: str,
+        k: int,
+        where: SearchFilter | None = None,
+        section_weight: float = 1.0,
+        context_weight: float = 1.0,
+        terms: list[str] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Keyword matches scored by FTS5's bm25() whatever the collection's size."""
         return self._store.lexical_search(query, k, where, section_weight, context_weight, terms)
+
+    def uses_keyword_index(self) -> bool:
+        """Whether an unfiltered keyword search is answered by the tantivy index now."""
+        return self._keywords.current() is not None
 
     def term_statistics(self, words: Sequence[str]) -> TermStatistics:
         """This store's keyword-index totals, and the chunks holding each word that is its own

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from index.keywords import KEYWORDS_DIR
 from index.store import DocumentRecord, NewChunk, NewDocument
 from rag.collection import INDEX_FILE, STORE_FILE, Collection, IndexPolicy
 from rag.errors import InvalidRequest
@@ -149,6 +150,8 @@ class ShardRun:
             dst.close()
         if (source / INDEX_FILE).exists():
             shutil.copy2(source / INDEX_FILE, staged / INDEX_FILE)
+        if (source / KEYWORDS_DIR).exists():  # followed write by write, not rebuilt
+            shutil.copytree(source / KEYWORDS_DIR, staged / KEYWORDS_DIR)
         staged.rename(target)
 
     # -- what the ingest pipeline calls --------------------------------------------------

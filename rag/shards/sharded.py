@@ -2,7 +2,8 @@
 
 Every read fans out to the shards and merges: nearest vectors by score (exact: the union of
 each shard's best k holds the overall best k), keyword matches by BM25 scored again with the
-whole collection's IDF and average length (`lexical_search`). What stays approximate is which
+whole collection's IDF and average length (`lexical_search`; shards large enough for a tantivy
+keyword index each score with their own statistics instead). What stays approximate is which
 hits each shard proposes: a shard picks its best k with its own statistics, so a chunk that
 would rank k-th overall may be missed (measured in tests/test_shards.py and
 `benchmarks.scale`; the README has the figures).
@@ -206,6 +207,7 @@ class ShardedCollection:
             index_readable=all(r.index_readable for r in reports),
             repaired=any(r.repaired for r in reports),
             problems=problems,
+            keyword_index="/".join(dict.fromkeys(r.keyword_index for r in reports)),
         )
 
     # -- documents -----------------------------------------------------------------------
@@ -268,6 +270,17 @@ class ShardedCollection:
         same hybrid top 5 as one store for 29 of 100 queries.
         """
         shards = self._shards()
+        if (where is None or where.empty) and all(s.uses_keyword_index() for s in shards):
+            # Large shards: each one's tantivy BM25 with its own statistics (a document's shard
+            # is a hash of its id, so large shards' statistics differ little).
+            return _best(
+                [
+                    hit
+                    for shard in shards
+                    for hit in shard.lexical_search(query, k, None, section_weight, context_weight)
+                ],
+                k,
+            )
         words = query_terms(query)
         stats = [shard.term_statistics(words) for shard in shards]
         rows = sum(s.rows for s in stats)
@@ -278,7 +291,7 @@ class ShardedCollection:
         average = sum(s.tokens for s in stats) / max(1, rows)
         hits: list[tuple[int, float]] = []
         for shard, stat, holding in zip(shards, stats, held, strict=True):
-            found = shard.lexical_search(query, k, where, section_weight, context_weight, terms)
+            found = shard.fts5_search(query, k, where, section_weight, context_weight, terms)
             ids = [chunk_id for chunk_id, _ in found]
             lengths = shard.token_lengths(ids)
             shard_average = stat.tokens / max(1, stat.rows)
