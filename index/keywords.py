@@ -74,11 +74,6 @@ def _document(row: KeywordRow) -> tantivy.Document:
     return document
 
 
-def _quoted(term: str) -> str:
-    """A query word as a quoted tantivy term: never query syntax, whatever the user typed."""
-    return '"' + term.replace("\\", " ").replace('"', " ") + '"'
-
-
 class KeywordIndex:
     """One collection's (or shard's) tantivy index, in `folder / KEYWORDS_DIR`.
 
@@ -88,7 +83,9 @@ class KeywordIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._index = tantivy.Index(_schema(), path=str(path), reuse=True)
+        self._schema = _schema()
+        self._analyzer = _analyzer()
+        self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
         self._index.register_tokenizer(_ANALYZER, _analyzer())
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
@@ -192,14 +189,12 @@ class KeywordIndex:
         Each term is matched in the text, the section title and the context line (weighted as
         in FTS5); tantivy's BM25 scores each field with its own length and IDF and adds them.
         """
-        if not terms or limit <= 0:
+        query = self._query(
+            terms, {"text": 1.0, "section": section_weight, "context": context_weight}
+        )
+        if query is None or limit <= 0:
             return []
         self._refresh()
-        query = self._index.parse_query(
-            " ".join(_quoted(term) for term in terms),
-            list(_FIELDS),
-            field_boosts={"section": section_weight, "context": context_weight},
-        )
         searcher = self._searcher
         hits = searcher.search(query, limit, count=False).hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
@@ -208,6 +203,24 @@ class KeywordIndex:
             for i, (score, _) in zip(ids, hits, strict=True)
             if isinstance(i, int)
         ]
+
+    def _query(self, terms: Sequence[str], weights: dict[str, float]) -> tantivy.Query | None:
+        """Any of the terms' words, as the index cut them, in any field, weighted per field.
+
+        Built from term queries, not the query parser: user text is never query syntax, and a
+        word the analyzer splits ("foo_bar") is two words, not a phrase (no positions stored).
+        """
+        words = dict.fromkeys(word for term in terms for word in self._analyzer.analyze(term))
+        clauses = []
+        for word in words:
+            for name, weight in weights.items():
+                if weight <= 0:
+                    continue
+                query = tantivy.Query.term_query(self._schema, name, word, index_option="freq")
+                if weight != 1.0:
+                    query = tantivy.Query.boost_query(query, weight)
+                clauses.append((tantivy.Occur.Should, query))
+        return tantivy.Query.boolean_query(clauses) if clauses else None
 
     def document_count(self) -> int:
         self._refresh()

@@ -77,7 +77,8 @@ _IVF_TRAINING_SAMPLE = 100_000
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Whether the saved FAISS index holds exactly one vector per chunk in SQLite."""
+    """Whether the saved FAISS index holds exactly one vector per chunk in SQLite, and whether
+    the keyword index (large collections) reflects the store."""
 
     collection: str
     documents: int

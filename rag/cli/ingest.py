@@ -178,12 +178,15 @@ def ingest(
 
 
 @click.command()
-@click.option("--repair", is_flag=True, help="Rebuild the vector index from SQLite if needed.")
+@click.option(
+    "--repair", is_flag=True, help="Rebuild the vector and keyword indexes from SQLite if needed."
+)
 @collection_option
 @json_option
 @click.pass_context
 def check(ctx: click.Context, repair: bool, collection: str | None, as_json: bool) -> None:
-    """Verify that the vector index holds exactly one vector per stored chunk.
+    """Verify that the vector index holds exactly one vector per stored chunk (and that a large
+    collection's keyword index reflects the store).
 
     Exit status 0 when consistent (or repaired), 1 when not.
     """
@@ -195,12 +198,13 @@ def check(ctx: click.Context, repair: bool, collection: str | None, as_json: boo
         state = "consistent" if report.consistent else "INCONSISTENT"
         click.echo(
             f"collection {report.collection!r}: {state}; {report.documents} documents, "
-            f"{report.chunks} chunks, {report.vectors} vectors in the saved index"
+            f"{report.chunks} chunks, {report.vectors} vectors in the saved index; "
+            f"keyword index: {report.keyword_index}"
         )
         for problem in report.problems:
             click.echo(f"  problem: {problem}")
         if report.repaired:
-            click.echo("  repaired: the index was rebuilt from SQLite and saved")
+            click.echo("  repaired: the indexes were rebuilt from SQLite and saved")
         elif not report.consistent:
             click.echo("  run `rag check --repair` to fix")
     if not report.consistent and not report.repaired:
