@@ -486,7 +486,7 @@ class ChunkStore:
         shards); by default the query's telling words.
         """
         if terms is None:
-            terms = self.telling_terms(query)
+            terms = self._telling(query_terms(query))
         if not terms or limit <= 0:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
@@ -560,10 +560,6 @@ class ChunkStore:
                 f"SELECT term, doc FROM chunks_fts_vocab WHERE term IN ({marks})", list(terms)
             )
         )
-
-    def telling_terms(self, query: str) -> list[str]:
-        """The query's words a keyword search matches: its words but the commonest."""
-        return self._telling(query_terms(query))
 
     def _telling(self, terms: list[str]) -> list[str]:
         """The terms without those in more than half of the chunks ("the", "of", "and").

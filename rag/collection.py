@@ -20,7 +20,14 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from index.filters import SearchFilter
-from index.store import ChunkRecord, ChunkStore, DocumentRecord, NewChunk, NewDocument
+from index.store import (
+    ChunkRecord,
+    ChunkStore,
+    DocumentRecord,
+    NewChunk,
+    NewDocument,
+    query_terms,
+)
 from index.vectors import FaissIndex, ivf_list_count
 from ingest.embed import Embedder
 from ingest.sentences import sentence_vectors
@@ -459,9 +466,8 @@ class Collection:
         index = self._keywords.current() if where is None or where.empty else None
         if index is None:
             return self.fts5_search(query, k, where, section_weight, context_weight, terms)
-        if terms is None:
-            terms = self._store.telling_terms(query)
-        return index.search(terms, k, section_weight, context_weight)
+        words = query_terms(query) if terms is None else terms
+        return index.search(words, k, section_weight, context_weight)
 
     def fts5_search(
         self,
