@@ -459,27 +459,20 @@ class Collection:
         section_weight: float = 1.0,
         context_weight: float = 1.0,
         terms: list[str] | None = None,
+        *,
+        fts5: bool = False,
     ) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best keyword matches: from the tantivy index when the
-        collection has a current one and the search is unfiltered, else from SQLite's FTS5.
-        `terms`: the words to match, when chosen already (see `ChunkStore.lexical_search`)."""
-        index = self._keywords.current() if where is None or where.empty else None
+        collection has a current one and the search is unfiltered, else (or with `fts5`) from
+        SQLite's FTS5. `terms`: the words to match, when chosen already (see
+        `ChunkStore.lexical_search`)."""
+        index = None if fts5 or not (where is None or where.empty) else self._keywords.current()
         if index is None:
-            return self.fts5_search(query, k, where, section_weight, context_weight, terms)
+            return self._store.lexical_search(
+                query, k, where, section_weight, context_weight, terms
+            )
         words = query_terms(query) if terms is None else terms
         return index.search(words, k, section_weight, context_weight)
-
-    def fts5_search(
-        self,
-        query: str,
-        k: int,
-        where: SearchFilter | None = None,
-        section_weight: float = 1.0,
-        context_weight: float = 1.0,
-        terms: list[str] | None = None,
-    ) -> list[tuple[int, float]]:
-        """Keyword matches scored by FTS5's bm25() whatever the collection's size."""
-        return self._store.lexical_search(query, k, where, section_weight, context_weight, terms)
 
     def uses_keyword_index(self) -> bool:
         """Whether an unfiltered keyword search is answered by the tantivy index now."""

@@ -69,7 +69,7 @@ def test_tantivy_answers_while_current_and_follows_replacements_and_deletes(
     titles = [title for title, _ in abstracts[:40]]
     by_tantivy = [_top_document(collection, title) for title in titles]
     by_fts5 = [
-        collection.chunks([collection.fts5_search(title, 1)[0][0]])[0].document_id
+        collection.chunks([collection.lexical_search(title, 1, fts5=True)[0][0]])[0].document_id
         for title in titles
     ]
     expected = [f"doc{n:04d}" for n in range(40)]

@@ -291,7 +291,9 @@ class ShardedCollection:
         average = sum(s.tokens for s in stats) / max(1, rows)
         hits: list[tuple[int, float]] = []
         for shard, stat, holding in zip(shards, stats, held, strict=True):
-            found = shard.fts5_search(query, k, where, section_weight, context_weight, terms)
+            found = shard.lexical_search(
+                query, k, where, section_weight, context_weight, terms, fts5=True
+            )
             ids = [chunk_id for chunk_id, _ in found]
             lengths = shard.token_lengths(ids)
             shard_average = stat.tokens / max(1, stat.rows)
