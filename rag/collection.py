@@ -171,7 +171,10 @@ class Collection:
         embed_model: str,
         dimension: int,
         policy: IndexPolicy | None = None,
+        mapped: bool = False,
     ) -> None:
+        """`mapped`: memory-map the saved FAISS file instead of reading it (published shards,
+        which are only read: rag/shards). It is read into memory once a write needs it."""
         self.name = validate_name(name)
         self._policy = policy or IndexPolicy.from_settings(Settings())
         self.folder = folder
@@ -182,7 +185,7 @@ class Collection:
         self._write_mutex = threading.Lock()
         self._unsaved = False  # this process changed the index since the last save
         self._disk_behind = False  # the saved file lags SQLite (another writer crashed, say)
-        self._vectors = self._load_index()
+        self._vectors = self._load_index(mapped)
         self._reconcile()
         self._seen_version = self._store.data_version()
         self._keywords = KeywordSearch(folder, self._store, self._policy.keyword_min_chunks)
@@ -200,11 +203,11 @@ class Collection:
                 "or ingest into a new collection"
             )
 
-    def _load_index(self) -> FaissIndex:
+    def _load_index(self, mapped: bool = False) -> FaissIndex:
         path = self.folder / INDEX_FILE
         if path.exists():
             try:
-                index = FaissIndex.load(path)
+                index = FaissIndex.load(path, mapped)
                 if index.is_ivf:
                     index.set_nprobe(self._policy.nprobe)
                 return index
@@ -225,6 +228,9 @@ class Collection:
         with self._lock:
             stored = self._store.chunk_ids()
             present = self._vectors.ids()
+            if self._vectors.mapped and present != stored:
+                self._vectors = self._load_index()  # read into memory, to be changed
+                present = self._vectors.ids()
             orphans = present - stored
             missing = stored - present
             if orphans:
@@ -256,6 +262,10 @@ class Collection:
         """
         with self._write_mutex, collection_lock(self.folder, self.name):
             self._follow_other_writers()
+            if self._vectors.mapped:
+                with self._lock:
+                    self._vectors = self._load_index()
+                    self._reconcile()
             yield
 
     def check(self, repair: bool = False) -> CheckReport:
@@ -265,7 +275,7 @@ class Collection:
             path = self.folder / INDEX_FILE
             readable = True
             try:
-                saved_ids = FaissIndex.load(path).ids() if path.exists() else set()
+                saved_ids = FaissIndex.load(path, mapped=True).ids() if path.exists() else set()
             except RuntimeError:
                 readable, saved_ids = False, set()
             missing = len(chunk_ids - saved_ids)

@@ -102,13 +102,14 @@ class ShardRun:
     def shard_count(self) -> int:
         return self._count
 
-    def _open(self, name: str) -> Collection:
+    def _open(self, name: str, mapped: bool = False) -> Collection:
         return Collection(
             self.name,
             shard_folder(self.folder, name),
             self._embed_model,
             self._dimension,
             self._policy,
+            mapped=mapped,
         )
 
     def _read_shard(self, shard: int) -> Collection | None:
@@ -118,7 +119,7 @@ class ShardRun:
         if self._published is None:
             return None
         if shard not in self._reading:
-            self._reading[shard] = self._open(self._published.shards[shard])
+            self._reading[shard] = self._open(self._published.shards[shard], mapped=True)
         return self._reading[shard]
 
     def _write_shard(self, shard: int) -> Collection:

@@ -139,7 +139,9 @@ class ShardedCollection:
                 f"collection {self.name!r}: shard folder {folder} named by {MANIFEST_FILE} is "
                 "missing; restore it from a backup, or ingest into a new collection"
             )
-        return Collection(self.name, folder, self._embed_model, self._dimension, self._policy)
+        return Collection(
+            self.name, folder, self._embed_model, self._dimension, self._policy, mapped=True
+        )
 
     @property
     def shard_count(self) -> int:
