@@ -362,6 +362,9 @@ class Collection:
     def chunk_count(self) -> int:
         return self._store.chunk_count()
 
+    def has_chunks(self) -> bool:
+        return self._store.has_chunks()
+
     def chunk_ids(self) -> set[int]:
         return self._store.chunk_ids()
 

@@ -53,7 +53,7 @@ def search(
     clock = clock or StageClock()
     clock.start()
     options.checked()
-    if collection.chunk_count() == 0:
+    if not collection.has_chunks():
         raise EmptyCollection(
             f"collection {collection.name!r} is empty: add documents first "
             f"(rag ingest PATH --collection {collection.name})"

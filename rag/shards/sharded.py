@@ -237,6 +237,9 @@ class ShardedCollection:
     def chunk_count(self) -> int:
         return sum(shard.chunk_count() for shard in self._shards())
 
+    def has_chunks(self) -> bool:
+        return any(shard.has_chunks() for shard in self._shards())
+
     def document_chunks(self, document_id: str) -> list[ChunkRecord]:
         return self._first(lambda shard: shard.document_chunks(document_id)) or []
 
