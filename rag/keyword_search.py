@@ -55,7 +55,10 @@ class KeywordSearch:
         return "missing" if self.wanted() else "none"
 
     def wanted(self) -> bool:
-        return self._store.chunk_count() >= self._min_chunks
+        """Large enough for an index; one already built is kept down to half the size, so a
+        collection near the threshold is not indexed and dropped by turns (as IVF is kept)."""
+        floor = self._min_chunks // 2 if self._index is not None else self._min_chunks
+        return self._store.chunk_count() >= floor
 
     def written(
         self,
@@ -94,7 +97,7 @@ class KeywordSearch:
 
     def sync(self, force: bool = False) -> None:
         """After an ingest: commit this process's writes to the index, build it when the
-        collection has grown to the size, rebuild it when it lags, drop it when too small."""
+        collection has grown to the size, rebuild it when it lags, drop it below half the size."""
         with self._lock:
             if not self.wanted():
                 if self._index is not None:

@@ -136,7 +136,7 @@ def test_an_index_behind_the_store_is_not_used_and_repair_rebuilds_it(
     reader.close()
 
 
-def test_the_index_is_built_at_the_size_and_dropped_below_it(
+def test_the_index_is_built_at_the_size_and_dropped_below_half_of_it(
     tmp_path: Path, abstracts: list[tuple[str, str]]
 ) -> None:
     collection = _open(tmp_path, min_chunks=50)
@@ -149,7 +149,11 @@ def test_the_index_is_built_at_the_size_and_dropped_below_it(
         _write(collection, number, text)
     collection.flush()
     assert collection.check().keyword_index == "current" and collection.uses_keyword_index()
-    for number in range(15):
+    for number in range(15):  # 45 left: kept down to half the size
+        collection.delete_document(f"doc{number:04d}")
+    collection.flush()
+    assert collection.check().keyword_index == "current" and collection.uses_keyword_index()
+    for number in range(15, 40):  # 20 left
         collection.delete_document(f"doc{number:04d}")
     collection.flush()
     assert collection.check().keyword_index == "none" and not collection.uses_keyword_index()
