@@ -92,7 +92,7 @@ class KeywordIndex:
         self._schema = _schema()
         self._analyzer = _analyzer()
         self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
-        self._index.register_tokenizer(_ANALYZER, _analyzer())
+        self._index.register_tokenizer(_ANALYZER, self._analyzer)
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._stamp = self._version_stamp()
@@ -195,6 +195,8 @@ class KeywordIndex:
         Each term is matched in the text, the section title and the context line (weighted as
         in FTS5); tantivy's BM25 scores each field with its own length and IDF and adds them.
         """
+        if limit <= 0:
+            return []
         self._refresh()
         searcher = self._searcher
         words = self._telling(searcher, terms)
@@ -204,7 +206,7 @@ class KeywordIndex:
             "context": context_weight * _CONTEXT_SCALE,
         }
         query = self._query(words, weights)
-        if query is None or limit <= 0:
+        if query is None:
             return []
         hits = searcher.search(query, limit, count=False).hits
         ids = searcher.fast_field_values("id", [address for _, address in hits])
