@@ -12,7 +12,8 @@ import pytest
 from ingest.embed import Embedder
 from rag.search.query_batch import QueryBatcher
 
-QUERIES = [f"how often should pump number {n} be serviced" for n in range(12)]
+# Of different lengths, so that the order a batch is encoded in shows.
+QUERIES = [f"how often should pump {n} be serviced" + " in winter" * (n % 5) for n in range(12)]
 
 
 class _HeldFirstCall:
@@ -47,22 +48,35 @@ def _queue_behind_first_call(batcher: QueryBatcher, model: _HeldFirstCall) -> li
         return [first, *rest]
 
 
-def test_queued_queries_go_in_one_call_and_each_gets_its_vector(embedder: Embedder) -> None:
+def test_queued_queries_are_encoded_in_groups_of_similar_length_each_getting_its_vector(
+    embedder: Embedder,
+) -> None:
     model = _HeldFirstCall(embedder)
-    futures = _queue_behind_first_call(QueryBatcher(model), model)
+    futures = _queue_behind_first_call(QueryBatcher(model, group_texts=8), model)
     vectors = [future.result(timeout=60) for future in futures]
-    assert len(model.calls) == 2 and sorted(model.calls[1]) == sorted(QUERIES[1:])
-    alone = embedder.embed(QUERIES)
-    for query_vector, expected in zip(vectors, alone, strict=True):
+    # The 11 queued while the model was busy: one batch, in two calls, shortest texts first
+    # (a call pads every text to its longest).
+    assert [len(call) for call in model.calls[1:]] == [8, 3]
+    encoded = [text for call in model.calls[1:] for text in call]
+    assert sorted(encoded) == sorted(QUERIES[1:])
+    assert [len(text) for text in encoded] == sorted(len(text) for text in QUERIES[1:])
+    # Each caller gets its own text's vector from the call that encoded it (int8 activations
+    # are scaled per call, so the same call is encoded again to compare).
+    expected = {
+        text: vector
+        for call in model.calls
+        for text, vector in zip(call, embedder.embed(call), strict=True)
+    }
+    for query, query_vector in zip(QUERIES, vectors, strict=True):
         assert query_vector.shape == (1, embedder.dimension)
-        np.testing.assert_allclose(query_vector[0], expected, atol=1e-5)
+        np.testing.assert_allclose(query_vector[0], expected[query], atol=1e-5)
 
 
 def test_a_model_error_reaches_every_caller_of_its_batch_and_the_next_call_works(
     embedder: Embedder,
 ) -> None:
     model = _HeldFirstCall(embedder, fail_on=QUERIES[5])
-    batcher = QueryBatcher(model)
+    batcher = QueryBatcher(model, group_texts=len(QUERIES))
     futures = _queue_behind_first_call(batcher, model)
     assert futures[0].result(timeout=60).shape == (1, embedder.dimension)
     for future in futures[1:]:
@@ -71,6 +85,25 @@ def test_a_model_error_reaches_every_caller_of_its_batch_and_the_next_call_works
     np.testing.assert_allclose(
         batcher.embed([QUERIES[1]])[0], embedder.embed([QUERIES[1]])[0], atol=1e-5
     )
+
+
+def test_callers_of_groups_encoded_before_a_failing_one_keep_their_vectors(
+    embedder: Embedder,
+) -> None:
+    longest = max(QUERIES[1:], key=len)  # encoded in the last group
+    model = _HeldFirstCall(embedder, fail_on=longest)
+    futures = _queue_behind_first_call(QueryBatcher(model, group_texts=4), model)
+    failing_group = next(call for call in model.calls[1:] if longest in call)
+    for query, future in zip(QUERIES[1:], futures[1:], strict=True):
+        if query in failing_group:
+            with pytest.raises(RuntimeError, match="the model failed"):
+                future.result(timeout=60)
+        else:
+            call = next(call for call in model.calls[1:] if query in call)
+            np.testing.assert_allclose(
+                future.result(timeout=60)[0], embedder.embed(call)[call.index(query)], atol=1e-5
+            )
+    assert len(model.calls) == 4  # the held first call, then groups of 4, 4 and 3
 
 
 def test_a_lone_caller_with_several_texts_gets_them_in_order(embedder: Embedder) -> None:

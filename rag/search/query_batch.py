@@ -2,15 +2,19 @@
 
 Sixty-four clients searching at once each asked the model for one short vector: sixty-four
 model calls competing for two cores, each paying the call's fixed cost. Here a search that
-finds the model busy queues its texts; when the running call returns, the next caller takes
-everything queued so far and encodes it in one call. Nothing waits on a timer: a lone search
-goes straight through, and under load the batches grow by themselves.
+finds the model busy queues its texts; when the running batch is done, the next caller takes
+everything queued so far. Nothing waits on a timer: a lone search goes straight through, and
+under load the batches grow by themselves.
+
+A batch is encoded shortest texts first, a few per call (`group_texts`), and each call's
+callers go on as soon as it returns. One call pads every text to its longest: 64 SciFact
+queries in one call cost 9.0 ms of CPU each, in calls of 8 sorted by length 4.8 ms.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,9 +34,10 @@ class _Request:
 class QueryBatcher:
     """`embed` as the wrapped embedder's, with concurrent callers' texts batched."""
 
-    def __init__(self, embedder: Embedder, max_texts: int = 128) -> None:
+    def __init__(self, embedder: Embedder, max_texts: int = 128, group_texts: int = 8) -> None:
         self.embedder = embedder
         self._max_texts = max_texts
+        self._group_texts = group_texts
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._busy = False
@@ -67,15 +72,21 @@ class QueryBatcher:
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
+        """Encode the batch in groups of similar length, answering each group's callers as
+        soon as it is done (they go on searching while the next group is encoded)."""
+        by_length = sorted(batch, key=lambda request: max(map(len, request.texts), default=0))
         try:
-            vectors = self.embedder.embed([text for request in batch for text in request.texts])
-            start = 0
+            for group in _groups(by_length, self._group_texts):
+                vectors = self.embedder.embed([text for request in group for text in request.texts])
+                start = 0
+                for request in group:
+                    request.vectors = vectors[start : start + len(request.texts)]
+                    start += len(request.texts)
+                    request.woken.set()
+        except BaseException as exc:  # every caller not yet answered sees the model's error
             for request in batch:
-                request.vectors = vectors[start : start + len(request.texts)]
-                start += len(request.texts)
-        except BaseException as exc:  # every caller in the batch sees the model's error
-            for request in batch:
-                request.error = exc
+                if request.vectors is None:
+                    request.error = exc
         finally:
             with self._lock:
                 following = self._queue.pop(0) if self._queue else None
@@ -84,3 +95,17 @@ class QueryBatcher:
                 request.woken.set()
             if following is not None:
                 following.woken.set()
+
+
+def _groups(requests: list[_Request], most_texts: int) -> Iterator[list[_Request]]:
+    """Consecutive requests, at most `most_texts` texts a group (a request with more: alone)."""
+    group: list[_Request] = []
+    size = 0
+    for request in requests:
+        if group and size + len(request.texts) > most_texts:
+            yield group
+            group, size = [], 0
+        group.append(request)
+        size += len(request.texts)
+    if group:
+        yield group
