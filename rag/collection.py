@@ -48,14 +48,16 @@ LOCK_FILE = "write.lock"
 @dataclass(frozen=True)
 class IndexPolicy:
     """Which indexes a collection uses: exact FAISS while small, approximate (IVF) when large;
-    FTS5 for keywords while small, tantivy from `keyword_min_chunks` on. `RAG` fills it from
-    `Settings` (RAG_INDEX_TYPE, RAG_IVF_MIN_VECTORS, RAG_IVF_NPROBE,
-    RAG_KEYWORD_INDEX_MIN_CHUNKS)."""
+    FTS5 for keywords while small, tantivy from `keyword_min_chunks` on; a sharded collection
+    merges its shards' own tantivy scores only when each holds `shard_keyword_min_chunks`.
+    `RAG` fills it from `Settings` (RAG_INDEX_TYPE, RAG_IVF_MIN_VECTORS, RAG_IVF_NPROBE,
+    RAG_KEYWORD_INDEX_MIN_CHUNKS, RAG_SHARD_KEYWORD_MIN_CHUNKS)."""
 
     kind: Literal["auto", "flat", "ivf"]
     ivf_min_vectors: int
     nprobe: int
-    keyword_min_chunks: int = 100_000
+    keyword_min_chunks: int = 1_000
+    shard_keyword_min_chunks: int = 100_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IndexPolicy:
@@ -64,6 +66,7 @@ class IndexPolicy:
             settings.ivf_min_vectors,
             settings.ivf_nprobe,
             settings.keyword_index_min_chunks,
+            settings.shard_keyword_min_chunks,
         )
 
     def wants_ivf(self, vectors: int, is_ivf: bool) -> bool:
@@ -490,6 +493,11 @@ class Collection:
     def uses_keyword_index(self) -> bool:
         """Whether an unfiltered keyword search is answered by the tantivy index now."""
         return self._keywords.current() is not None
+
+    def keyword_index_chunks(self) -> int | None:
+        """How many chunks the tantivy index holds when it answers now, else None."""
+        index = self._keywords.current()
+        return None if index is None else index.document_count()
 
     def term_statistics(self, words: Sequence[str]) -> TermStatistics:
         """This store's keyword-index totals, and the chunks holding each word that is its own

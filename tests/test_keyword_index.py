@@ -168,7 +168,10 @@ def test_shard_runs_carry_each_shards_keyword_index(tmp_path: Path, embedder: Em
     colours = ["amber", "brisk", "cobalt", "dusky", "ember", "frosty"]
     for animal, colour in zip(animals, colours, strict=True):
         (docs / f"{animal}.txt").write_text(f"Field notes: a {colour} {animal} seen at dawn.")
-    settings = Settings(home=tmp_path / "home", keyword_index_min_chunks=0)
+    # Shards of any size merge their own tantivy scores here (by default only from 100,000).
+    settings = Settings(
+        home=tmp_path / "home", keyword_index_min_chunks=0, shard_keyword_min_chunks=0
+    )
     with RAG(settings=settings, embedder=embedder) as rag:
         rag.ingest([docs], "zoo", shards=2)
         assert rag.check("zoo").keyword_index == "current"
@@ -183,3 +186,29 @@ def test_shard_runs_carry_each_shards_keyword_index(tmp_path: Path, embedder: Em
         hits = rag.search("pangolin", 1, "zoo", mode="lexical")
         assert hits and hits[0].path.endswith("capybara.txt")
         assert not rag.search("cobalt", 3, "zoo", mode="lexical")
+
+
+def test_small_shards_rank_keywords_as_one_store_does_though_each_has_its_index(
+    tmp_path: Path, embedder: Embedder, abstracts: list[tuple[str, str]]
+) -> None:
+    """Each shard's own statistics would rank differently from the collection's: below
+    RAG_SHARD_KEYWORD_MIN_CHUNKS the shards' FTS5 answers, rescored with the whole
+    collection's statistics, exactly as one store's FTS5."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for number, (_, text) in enumerate(abstracts):
+        (docs / f"{number:04d}.txt").write_text(text, encoding="utf-8")
+    one = Settings(home=tmp_path / "one", keyword_index_min_chunks=100_000)
+    sharded = Settings(home=tmp_path / "four", keyword_index_min_chunks=0)
+    with RAG(settings=one, embedder=embedder) as a, RAG(settings=sharded, embedder=embedder) as b:
+        a.ingest([docs], "c")
+        b.ingest([docs], "c", shards=4)
+        shards = b.collection("c")._shards()  # type: ignore[union-attr]
+        assert all(shard.keyword_index_chunks() for shard in shards)
+        queries = [title for title, _ in abstracts[:40]]
+        same = sum(
+            [p.chunk_id for p in a.search(q, 5, "c", mode="lexical")]
+            == [p.chunk_id for p in b.search(q, 5, "c", mode="lexical")]
+            for q in queries
+        )
+        assert same == len(queries)

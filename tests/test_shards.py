@@ -59,7 +59,15 @@ def _settings(home: Path) -> Settings:
     # torch (fp32): a text's vector does not depend on the batch it was embedded in (1e-7);
     # ONNX Runtime's int8 model quantizes each batch's activations with one scale, so the same
     # text moves by up to 4e-3 between batches, on one machine as on Ray.
-    return Settings(home=home, ray_object_store_mb=200, parse_workers=2, embed_runtime="torch")
+    # Keywords on FTS5 in one store as in the shards (each far below the size at which shards
+    # rank by their own tantivy scores): what is compared is sharding, not two engines.
+    return Settings(
+        home=home,
+        ray_object_store_mb=200,
+        parse_workers=2,
+        embed_runtime="torch",
+        keyword_index_min_chunks=100_000,
+    )
 
 
 @pytest.fixture(scope="module")
