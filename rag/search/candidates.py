@@ -38,7 +38,7 @@ def candidate_rankings(
             query, pool, options.where, options.section_weight, options.context_weight
         )
         rankings.append(Ranking("lexical", [Hit(*h) for h in lexical], options.lexical_weight))
-        clock.lap("lexical (FTS5)")
+        clock.lap("lexical (BM25)")
     if options.mode == "hybrid":
         rankings = _with_sentences(collection, vector, rankings, options.sentence_weight)
         clock.lap("best sentence")
