@@ -16,6 +16,7 @@ from index.filters import SearchFilter
 from index.store import DocumentRecord, stored_document_count
 from ingest.embed import Embedder
 from ingest.embed_runtime import make_embedder
+from ingest.onnx_embed import OnnxEmbedder
 from rag.answer.budget import fit_prompt
 from rag.answer.context import ContextPolicy, answer_context, neighbours
 from rag.answer.conversation import (
@@ -116,10 +117,16 @@ class RAG:
 
     @property
     def query_embedder(self) -> QueryBatcher:
-        """The embedder as searches use it: concurrent queries encoded in one call."""
+        """The embedder as searches use it: concurrent searches' queries through one model
+        call at a time. On ONNX Runtime (CPU) a session of its own, one thread, one text a
+        call (`OnnxEmbedder.for_queries`); on torch (a GPU) queued queries share calls."""
         with self._lock:
             if self._query_embedder is None:
-                self._query_embedder = QueryBatcher(self.embedder)
+                embedder = self.embedder
+                if isinstance(embedder, OnnxEmbedder):
+                    self._query_embedder = QueryBatcher(embedder.for_queries(), group_texts=1)
+                else:
+                    self._query_embedder = QueryBatcher(embedder)
             return self._query_embedder
 
     @property
@@ -132,6 +139,7 @@ class RAG:
     def warm_up(self, llm: bool = True) -> None:
         """Load the models now instead of on the first request."""
         _ = self._embedder_dimension()
+        self.query_embedder.embed(["warm up"])
         if self.reranker is not None:
             self.reranker.warm_up()
         if llm:
