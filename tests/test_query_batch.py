@@ -1,15 +1,19 @@
-"""Concurrent searches' query embeddings are encoded together, each caller getting its own."""
+"""Concurrent searches' query embeddings go through the model one call at a time, each
+caller getting its own vector; on ONNX Runtime in a one-thread session of their own."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ingest.embed import Embedder
+from ingest.onnx_embed import OnnxEmbedder
+from rag import RAG, Settings
 from rag.search.query_batch import QueryBatcher
 
 # Of different lengths, so that the order a batch is encoded in shows.
@@ -109,3 +113,19 @@ def test_callers_of_groups_encoded_before_a_failing_one_keep_their_vectors(
 def test_a_lone_caller_with_several_texts_gets_them_in_order(embedder: Embedder) -> None:
     vectors = QueryBatcher(embedder).embed(QUERIES[:3])
     np.testing.assert_allclose(vectors, embedder.embed(QUERIES[:3]), atol=1e-5)
+
+
+def test_searches_on_onnx_runtime_embed_in_a_one_thread_session_of_their_own(
+    embedder: Embedder, tmp_path: Path
+) -> None:
+    if not isinstance(embedder, OnnxEmbedder):
+        pytest.skip("the default runtime here is torch")
+    with RAG(settings=Settings(home=tmp_path), embedder=embedder) as rag:
+        queries = rag.query_embedder.embedder
+        assert isinstance(queries, OnnxEmbedder) and queries is not embedder
+        assert queries is embedder.for_queries()  # one per model, shared by every RAG
+        session = queries._parts()[0]
+        assert session.get_session_options().intra_op_num_threads == 1
+        got = rag.query_embedder.embed(QUERIES[:3])
+    # The same model: vectors as the ingest session's, up to int8 activation scaling per call.
+    np.testing.assert_allclose(got, embedder.embed(QUERIES[:3]), atol=5e-3)
