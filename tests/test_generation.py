@@ -231,3 +231,55 @@ def test_quantized_checkpoint_without_its_package_names_the_extra(
     generator = TransformersGenerator(str(folder))
     with pytest.raises(MissingDependency, match=rf"localrag\[{extra}\]"):
         generator.warm_up()
+
+
+def test_a_bitsandbytes_4bit_checkpoint_loads_and_generates_on_cpu_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What users bring: a checkpoint saved in 4-bit NF4 by transformers (config.json names
+    bitsandbytes). It loads still quantized and generates on CPU, with sockets blocked."""
+    pytest.importorskip("bitsandbytes")
+    pytest.importorskip("accelerate")
+    import torch
+    from pytest_socket import disable_socket, enable_socket
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    # bitsandbytes' CPU kernels quantize blocks of 64 input features: a model a little wider
+    # than the other tests' tiny one.
+    source = build_tiny_llm(tmp_path / "tiny", hidden_size=128)
+    nf4 = BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32
+    )
+    folder = tmp_path / "tiny-nf4"
+    AutoModelForCausalLM.from_pretrained(str(source), quantization_config=nf4).save_pretrained(
+        folder
+    )
+    AutoTokenizer.from_pretrained(str(source)).save_pretrained(folder)
+    assert (
+        json.loads((folder / "config.json").read_text())["quantization_config"]["quant_method"]
+        == "bitsandbytes"
+    )
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    question = [{"role": "user", "content": "What is the launch code?"}]
+    disable_socket(allow_unix_socket=True)
+    try:
+        generator = TransformersGenerator(str(folder))
+        generator.warm_up()
+        model, tokenizer, _ = generator._parts()
+        layer = model.model.layers[0].mlp.down_proj
+        assert type(layer).__name__ == "Linear4bit" and layer.weight.dtype == torch.uint8
+        answer = "".join(generator.stream(question, SamplingOptions(12, repeat_penalty=1.0)))
+        # The same greedy tokens as transformers' own generate on the same checkpoint.
+        prompt = tokenizer.apply_chat_template(
+            question, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        direct = AutoModelForCausalLM.from_pretrained(str(folder)).generate(
+            **prompt, max_new_tokens=12, do_sample=False
+        )
+        expected = tokenizer.decode(
+            direct[0][prompt["input_ids"].shape[1] :], skip_special_tokens=True
+        )
+    finally:
+        enable_socket()
+    assert answer and answer == expected

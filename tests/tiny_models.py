@@ -22,7 +22,9 @@ _TEXT = [
 ] * 20
 
 
-def build_tiny_llm(folder: Path, *, chat_template: str | None = CHATML_TEMPLATE) -> Path:
+def build_tiny_llm(
+    folder: Path, *, chat_template: str | None = CHATML_TEMPLATE, hidden_size: int = 32
+) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -48,8 +50,8 @@ def build_tiny_llm(folder: Path, *, chat_template: str | None = CHATML_TEMPLATE)
         fast.chat_template = chat_template
     config = LlamaConfig(
         vocab_size=fast.vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=2,

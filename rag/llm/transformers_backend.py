@@ -1,8 +1,10 @@
 """The second local backend: a Hugging Face model run by transformers.
 
 For models that have no GGUF, or for GPUs where 4-bit bitsandbytes is the preferred way to fit
-a model. The chat format is the tokenizer's own chat template when it has one, otherwise the
-same registry the GGUF backend uses.
+a model. Checkpoints quantized ahead of time load through transformers' own support for their
+method (bitsandbytes 4-bit also on CPU; GPTQ and AWQ through their packages). The chat format
+is the tokenizer's own chat template when it has one, otherwise the same registry the GGUF
+backend uses.
 """
 
 from __future__ import annotations
@@ -246,11 +248,11 @@ class TransformersGenerator:
 
 
 # A checkpoint quantized ahead of time names its method in config.json; transformers loads it
-# through the method's own package, installed with the extra named here.
+# through the method's own packages (modules, their names), installed with the extra named here.
 _QUANTIZATION_PACKAGES = {
-    "bitsandbytes": ("bitsandbytes", "bitsandbytes", "bnb"),
-    "gptq": ("gptqmodel", "gptqmodel and optimum", "gptq"),
-    "awq": ("awq", "autoawq", "awq"),
+    "bitsandbytes": (("bitsandbytes", "accelerate"), "bitsandbytes and accelerate", "bnb"),
+    "gptq": (("gptqmodel", "optimum"), "gptqmodel and optimum", "gptq"),
+    "awq": (("awq",), "autoawq", "awq"),
 }
 
 
@@ -269,13 +271,19 @@ def require_quantization_support(config_file: Path | None) -> None:
     method = str((config.get("quantization_config") or {}).get("quant_method", "")).lower()
     if method not in _QUANTIZATION_PACKAGES:
         return
-    module, package, extra = _QUANTIZATION_PACKAGES[method]
-    require(
-        module,
-        package=package,
-        feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
-        install=f"pip install 'localrag[{extra}]' (from a checkout: pip install -e '.[{extra}]')",
-    )
+    modules, package, extra = _QUANTIZATION_PACKAGES[method]
+    # bitsandbytes' CPU backend, on import, asks a kernel hub for a faster 4-bit matmul and
+    # logs a warning telling the user to install more when it cannot (offline, by design here);
+    # it then uses its own CPU kernels.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    install = f"pip install 'localrag[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+    for module in modules:
+        require(
+            module,
+            package=package,
+            feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
+            install=install,
+        )
 
 
 def _four_bit_config() -> Any:
