@@ -24,7 +24,7 @@ from rag.llm.model_paths import default_embed_model
 
 ABLATION: list[tuple[str, dict[str, Any]]] = [
     ("dense (MiniLM, FAISS)", {"search_mode": "dense"}),
-    ("lexical (FTS5 BM25, porter)", {"search_mode": "lexical"}),
+    ("lexical (BM25: FTS5, or tantivy from 1,000 chunks)", {"search_mode": "lexical"}),
     (
         "hybrid, RRF k=60, equal weights",
         {
