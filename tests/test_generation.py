@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -216,14 +215,18 @@ def test_closing_a_stream_midway_frees_the_model(rag: RAG, mixed_folder: Path) -
 
 
 @pytest.mark.parametrize(
-    ("method", "extra"), [("awq", "awq"), ("gptq", "gptq"), ("bitsandbytes", "bnb")]
+    ("method", "missing", "extra"),
+    [
+        ("awq", "awq", "awq"),
+        ("gptq", "gptqmodel", "gptq"),
+        ("bitsandbytes", "bitsandbytes", "bnb"),
+        ("bitsandbytes", "accelerate", "bnb"),  # transformers needs both for bitsandbytes
+    ],
 )
 def test_quantized_checkpoint_without_its_package_names_the_extra(
-    tmp_path: Path, method: str, extra: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str, missing: str, extra: str
 ) -> None:
-    module = {"awq": "awq", "gptq": "gptqmodel", "bitsandbytes": "bitsandbytes"}[method]
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"{module} is installed here")
+    monkeypatch.setitem(sys.modules, missing, None)  # as if not installed: import fails
     folder = build_tiny_llm(tmp_path / "tiny")
     config = json.loads((folder / "config.json").read_text())
     config["quantization_config"] = {"quant_method": method, "bits": 4}
