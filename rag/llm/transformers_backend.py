@@ -272,10 +272,11 @@ def require_quantization_support(config_file: Path | None) -> None:
     if method not in _QUANTIZATION_PACKAGES:
         return
     modules, package, extra = _QUANTIZATION_PACKAGES[method]
-    # bitsandbytes' CPU backend, on import, asks a kernel hub for a faster 4-bit matmul and
-    # logs a warning telling the user to install more when it cannot (offline, by design here);
-    # it then uses its own CPU kernels.
-    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    if method == "bitsandbytes":
+        # Its CPU backend, on import (below), asks a kernel hub for a faster 4-bit matmul and
+        # logs a warning telling the user to install more when it cannot (offline, by design
+        # here); it then uses its own CPU kernels.
+        logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     install = f"pip install 'localrag[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
     for module in modules:
         require(
