@@ -85,7 +85,8 @@ class DocumentController(Controller):
         if not path.is_file():
             raise NotFoundException(
                 f"the original of {document.path!r} is not a file on this server (a record, an "
-                "attachment inside another file, or moved since it was ingested)"
+                "object in an object store, an attachment inside another file, or moved since it "
+                "was ingested)"
             )
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return File(

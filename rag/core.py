@@ -48,9 +48,11 @@ from rag.ingestion.on_ray import EmbedSpec, RayOptions, ingest_on_ray
 from rag.ingestion.pipeline import (
     IngestOptions,
     Progress,
+    Source,
     ingest_paths,
     ingest_records,
     read_jsonl,
+    source_for,
 )
 from rag.llm.factory import make_generator, resolve_answer_mode
 from rag.llm.model_paths import default_embed_model
@@ -297,16 +299,18 @@ class RAG:
     ) -> IngestReport:
         """Add files and folders (recursively). Unchanged files are skipped; bad ones reported.
 
-        With `prune`, documents under `paths` whose files are gone are deleted. With `ray`
-        (True: a local Ray started for the run; a string: the cluster's address) parsing and
-        embedding run on Ray. With `shards` (or `ray`, or into a collection that has shards)
-        the collection is written as shards and published when the run ends (rag/shards).
+        A path may be an object store location given as a string (`"s3://bucket/prefix"`,
+        connection settings in its query: `ingest.remote`). With `prune`, documents under
+        `paths` whose files are gone are deleted. With `ray` (True: a local Ray started for the
+        run; a string: the cluster's address) parsing and embedding run on Ray. With `shards`
+        (or `ray`, or into a collection that has shards) the collection is written as shards
+        and published when the run ends (rag/shards).
         """
         name = self.collection_name(collection)
         folder = self._collections_root() / name
         if wants_shard_run(folder, shards, bool(ray)):
             return self._ingest_shards(
-                name, folder, [Path(p).expanduser() for p in paths], progress, prune, ray, shards
+                name, folder, [source_for(p) for p in paths], progress, prune, ray, shards
             )
         target = self.collection(collection, create=True)
         with target.writing():
@@ -314,7 +318,7 @@ class RAG:
                 return ingest_paths(
                     target,
                     self.embedder,
-                    [Path(p).expanduser() for p in paths],
+                    [source_for(p) for p in paths],
                     self._ingest_options(prune),
                     progress,
                 )
@@ -325,7 +329,7 @@ class RAG:
         self,
         name: str,
         folder: Path,
-        paths: list[Path],
+        paths: list[Source],
         progress: Progress | None,
         prune: bool,
         ray: bool | str,

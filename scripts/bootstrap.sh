@@ -63,7 +63,7 @@ fi
 say "installing the project and its dependencies"
 # bnb: 4-bit bitsandbytes checkpoints for the transformers backend, tested on CPU
 # (tests/test_generation.py); its wheel carries its CPU and CUDA kernels.
-"${pip[@]}" install -q -e ".[dev,ray,bnb]"
+"${pip[@]}" install -q -e ".[dev,ray,remote,bnb]"
 if [ "$has_gpu" = 1 ]; then
     # faiss-cpu and faiss-gpu install the same faiss/ folder: swap them, never keep both.
     # faiss-gpu 1.15.1 carries the CUDA 12 runtime and kernels for compute capability 7.0-9.0.

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ingest.remote import is_remote
 from rag.cli.output import (
     EXIT_FAILED,
     collection_option,
@@ -18,6 +19,19 @@ from rag.cli.output import (
     user_errors,
 )
 from rag.types import FileOutcome, FileStatus, IngestReport
+
+
+class _FileOrStoreLocation(click.ParamType):
+    """An existing local path, or an object store URI (`s3://bucket/prefix?...`) kept as given:
+    whether it exists is for the ingest to find out (and report per location)."""
+
+    name = "path"
+    _local = click.Path(exists=True, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and is_remote(value):
+            return value
+        return self._local.convert(value, param, ctx)
 
 
 class _Progress:
@@ -102,7 +116,7 @@ def _summary(report: IngestReport) -> str:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=_FileOrStoreLocation())
 @click.option(
     "--jsonl",
     "jsonl",
@@ -121,7 +135,8 @@ def _summary(report: IngestReport) -> str:
     metavar="[ADDRESS]",
     help="Parse and embed on Ray: a local Ray started for the run, or the cluster at ADDRESS "
     "(write --ray=ADDRESS, or put --ray after PATHS). Files must be visible to every node at "
-    "the same path. Needs the ray extra: pip install '.[ray]'.",
+    "the same path, or be in an object store (s3://bucket/prefix). Needs the ray extra: "
+    "pip install '.[ray]'.",
 )
 @click.option(
     "--shards",
@@ -134,7 +149,7 @@ def _summary(report: IngestReport) -> str:
 @click.pass_context
 def ingest(
     ctx: click.Context,
-    paths: tuple[Path, ...],
+    paths: tuple[str | Path, ...],
     jsonl: Path | None,
     prune: bool,
     ray: str | None,
@@ -143,6 +158,9 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Add files and folders (recursively) to a collection. Unchanged files are skipped.
+
+    PATHS may be object store locations read through pyarrow (s3://bucket/prefix, gs://, hdfs://,
+    abfs://), connection settings in the query (?endpoint_override=host:9000&scheme=http).
 
     Exit status: 0 when every file was ingested, unchanged or skipped; 1 when some failed
     (each is named on stderr, the others are committed); 2 on usage errors.

@@ -250,7 +250,8 @@ def _parts(doc: PreparedDocument) -> list[tuple[NewDocument, PreparedPart]]:
         {**doc.found, **task.metadata},
     )
     out = [(main, PreparedPart(doc.chunks, doc.context, doc.found))]
-    folder = str(Path(task.path).parent)
+    # A URI's folder keeps its `scheme://` (Path would fold it to `scheme:/`).
+    folder = task.path.rsplit("/", 1)[0] if task.source else str(Path(task.path).parent)
     for attachment in doc.attachments:
         path = f"{folder}/{attachment.name}" if task.file_type != "record" else attachment.name
         size = sum(len(c.text) for c in attachment.part.chunks)

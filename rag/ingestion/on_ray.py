@@ -9,7 +9,8 @@ Rows cross the cluster as pickled plain values (the same dataclasses the parse w
 single machine return). Ray retries the tasks and actor calls of a worker that dies; a file is
 written by replacing its document, and chunk ids follow from the document, so a retried file
 never leaves duplicates. Paths must be visible at the same place on every node (a shared
-filesystem): a worker that cannot see one fails that file with a reason saying so.
+filesystem), or be in an object store (`s3://...`, `ingest.remote`), which each worker reads
+itself: a worker that cannot see a local path fails that file with a reason saying so.
 
 Privacy: Ray's usage statistics are off (RAY_USAGE_STATS_ENABLED=0, rag.runtime), no dashboard
 is started, and the worker processes get the driver's offline switches.
@@ -35,6 +36,7 @@ from ingest.embed import Embedder
 from ingest.embed_runtime import EmbedRuntime, make_embedder
 from ingest.offline import TELEMETRY_OPT_OUTS
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
+from ingest.remote import RemoteLocation
 from rag.errors import RagError
 from rag.ingestion.committer import (
     DocumentWriter,
@@ -44,13 +46,22 @@ from rag.ingestion.committer import (
     Progress,
     embed_documents,
 )
-from rag.ingestion.pipeline import IngestOptions, candidate_files, plan_files, prune_missing
+from rag.ingestion.pipeline import (
+    IngestOptions,
+    Source,
+    candidate_files,
+    plan_files,
+    prune_missing,
+)
 from rag.ingestion.stages import StageClock
 from rag.optional import require
 from rag.types import FileOutcome, FileStatus, IngestReport
 
 # The environment the workers must share with the driver: offline hub switches, telemetry off.
 _SHARED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", *TELEMETRY_OPT_OUTS)
+# With inputs in an object store, the workers of a cluster read them with the driver's AWS
+# settings (keys, region, profile); other stores' workers use their nodes' own credentials.
+_STORE_ENV_PREFIX = "AWS_"
 
 
 _PARSE_MEMORY_BYTES = 512 * 1024 * 1024
@@ -81,7 +92,7 @@ class RayOptions:
 def ingest_on_ray(
     target: IngestTarget,
     embedder: Embedder,
-    paths: Iterable[Path],
+    paths: Iterable[Source],
     options: IngestOptions,
     spec: EmbedSpec,
     ray_options: RayOptions,
@@ -106,7 +117,8 @@ def ingest_on_ray(
                 tasks.append(item)
     if tasks:
         with _stdout_to_stderr():
-            started_ray = _connect(ray_options)
+            remote = any(isinstance(root, RemoteLocation) for root in roots)
+            started_ray = _connect(ray_options, remote)
             try:
                 for row in _pipeline(tasks, spec, ray_options).iter_rows():
                     _write(pickle.loads(row["done"]), writer, clock)
@@ -148,7 +160,7 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _connect(ray_options: RayOptions) -> bool:
+def _connect(ray_options: RayOptions, remote_inputs: bool) -> bool:
     """Join the cluster at the address, or start a local Ray; False when one is already up."""
     require(
         "ray.data",
@@ -161,6 +173,8 @@ def _connect(ray_options: RayOptions) -> bool:
     if ray.is_initialized():
         return False
     env = {name: os.environ[name] for name in _SHARED_ENV if name in os.environ}
+    if remote_inputs:
+        env |= {k: v for k, v in os.environ.items() if k.startswith(_STORE_ENV_PREFIX)}
     try:
         if ray_options.address:
             ray.init(
@@ -220,7 +234,7 @@ def _pipeline(tasks: list[DocumentTask], spec: EmbedSpec, ray_options: RayOption
 def _prepare_row(row: dict[str, Any]) -> dict[str, Any]:
     """Parse and chunk one file on a worker (the pure step parse workers run on one machine)."""
     task: DocumentTask = pickle.loads(row["task"])
-    if task.text is None and not os.path.exists(task.path):
+    if task.text is None and task.source is None and not os.path.exists(task.path):
         prepared = PreparedDocument(
             task,
             [],

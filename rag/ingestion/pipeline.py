@@ -28,6 +28,7 @@ from ingest.embed import Embedder
 from ingest.errors import UnsupportedFormat
 from ingest.parse import file_kind
 from ingest.prepare import DocumentTask, PreparedDocument, prepare
+from ingest.remote import RemoteFile, RemoteLocation, RemoteUnavailable, is_remote, list_files
 from ingest.workers import TaskFailure, WorkerPool
 from rag.errors import InvalidRequest
 from rag.ingestion.committer import (
@@ -61,6 +62,22 @@ class IngestOptions:
 
 # Runs with fewer files than this parse in-process: starting workers costs a few seconds.
 _MIN_FILES_FOR_WORKERS = 8
+# What a file in an object store was last modified, kept in its document's metadata: with its
+# size, how a later run knows it unchanged without downloading it.
+OBJECT_MODIFIED = "object_modified"
+
+# What a user names to ingest: a local file or folder, or a location in an object store.
+Source = Path | RemoteLocation
+# One thing found under a source: a local file, an object, or the outcome of a source that
+# could not be listed.
+Candidate = Path | RemoteFile | FileOutcome
+
+
+def source_for(path: str | Path) -> Source:
+    """`s3://...` (and the other schemes of `ingest.remote`) as a remote location, else a path."""
+    if isinstance(path, str) and is_remote(path):
+        return RemoteLocation.parse(path)
+    return Path(path).expanduser()
 
 
 def content_hash(path: Path) -> str:
@@ -74,7 +91,7 @@ def content_hash(path: Path) -> str:
 def ingest_paths(
     collection: IngestTarget,
     embedder: Embedder,
-    paths: Iterable[Path],
+    paths: Iterable[Source],
     options: IngestOptions,
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -186,22 +203,39 @@ def _run(
 def plan_files(
     collection: IngestTarget,
     embedder: Embedder,
-    candidates: Iterable[tuple[Path, bool]],
+    candidates: Iterable[tuple[Candidate, bool]],
     options: IngestOptions,
     parse: ParseOptions,
 ) -> Iterator[DocumentTask | FileOutcome]:
     """Each candidate file's task, or its outcome when no parsing is needed (unchanged,
     unsupported, too large): the driver's step, the same on one machine and on a cluster."""
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
-    for path, named in candidates:
-        yield _plan_file(collection, path, named, limits, embedder.name, options, parse)
+    for found, named in candidates:
+        if isinstance(found, FileOutcome):
+            yield found
+        elif isinstance(found, RemoteFile):
+            yield _plan_remote_file(collection, found, named, limits, embedder.name, options, parse)
+        else:
+            yield _plan_file(collection, found, named, limits, embedder.name, options, parse)
 
 
-def candidate_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bool]]:
+def candidate_files(paths: Iterable[Source]) -> Iterator[tuple[Candidate, bool]]:
     """Each file with whether the user named it (True) or it was found in a folder (False)."""
     for path in paths:
+        if isinstance(path, RemoteLocation):
+            yield from _remote_candidates(path)
+            continue
         for found in iter_files([path]):
             yield found, found == path
+
+
+def _remote_candidates(location: RemoteLocation) -> Iterator[tuple[Candidate, bool]]:
+    try:
+        yield from list_files(location)
+    except FileNotFoundError as exc:
+        yield FileOutcome(location.uri, FileStatus.FAILED, f"cannot open: {exc}"), True
+    except RemoteUnavailable as exc:
+        yield FileOutcome(location.uri, FileStatus.FAILED, str(exc)), True
 
 
 def _plan_file(
@@ -226,12 +260,7 @@ def _plan_file(
     try:
         size = absolute.stat().st_size
         if size > options.max_file_bytes:
-            return FileOutcome(
-                shown,
-                FileStatus.FAILED,
-                f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB "
-                "limit (RAG_MAX_FILE_MB)",
-            )
+            return _too_large(shown, size, options)
         digest = content_hash(absolute)
     except OSError as exc:
         return FileOutcome(shown, FileStatus.FAILED, f"cannot read file: {exc.strerror or exc}")
@@ -250,6 +279,56 @@ def _plan_file(
         window_tokens=limits.window,
         parse=parse,
         document_context=options.document_context,
+    )
+
+
+def _plan_remote_file(
+    collection: IngestTarget,
+    found: RemoteFile,
+    named: bool,
+    limits: _Limits,
+    tokenizer: str,
+    options: IngestOptions,
+    parse: ParseOptions,
+) -> DocumentTask | FileOutcome:
+    """A file in an object store: judged by its listing alone (no download on the driver)."""
+    uri = found.location.uri
+    try:
+        kind = file_kind(Path(found.location.name))
+    except UnsupportedFormat as exc:
+        return FileOutcome(uri, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
+    if found.size > options.max_file_bytes:
+        return _too_large(uri, found.size, options)
+    existing = collection.document_by_path(uri)
+    if (
+        existing is not None
+        and found.modified
+        and existing.size_bytes == found.size
+        and existing.metadata.get(OBJECT_MODIFIED) == found.modified
+    ):
+        return FileOutcome(uri, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
+    return DocumentTask(
+        document_id_for(uri),
+        uri,
+        kind,
+        "",  # the worker that downloads it hashes it
+        found.size,
+        limits.chunk,
+        tokenizer,
+        window_tokens=limits.window,
+        metadata={OBJECT_MODIFIED: found.modified} if found.modified else {},
+        parse=parse,
+        document_context=options.document_context,
+        source=found.location.full,
+    )
+
+
+def _too_large(shown: str, size: int, options: IngestOptions) -> FileOutcome:
+    return FileOutcome(
+        shown,
+        FileStatus.FAILED,
+        f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB "
+        "limit (RAG_MAX_FILE_MB)",
     )
 
 
@@ -299,19 +378,48 @@ def _plan_record(
     )
 
 
-def prune_missing(collection: IngestTarget, paths: Iterable[Path], writer: DocumentWriter) -> None:
-    """Delete documents under the given paths whose files no longer exist."""
-    roots = [Path(p).expanduser().resolve() for p in paths]
+def prune_missing(
+    collection: IngestTarget, paths: Iterable[Source], writer: DocumentWriter
+) -> None:
+    """Delete documents under the given paths whose files no longer exist.
+
+    An object store location that cannot be listed prunes nothing (its failure is reported by
+    the run's listing): an outage must not read as every file gone.
+    """
+    sources = list(paths)
+    roots = [p.expanduser().resolve() for p in sources if isinstance(p, Path)]
+    listed = _listed_objects([p for p in sources if isinstance(p, RemoteLocation)])
     for document in collection.documents():
         if document.file_type == "record" or "attached_to" in document.metadata:
             continue  # attachments go with the file that holds them
-        path = Path(document.path)
-        under_root = any(path == root or path.is_relative_to(root) for root in roots)
-        if under_root and not path.exists():
+        if is_remote(document.path):
+            gone = any(
+                root.holds(document.path) and document.path not in present
+                for root, present in listed
+            )
+        else:
+            path = Path(document.path)
+            under_root = any(path == root or path.is_relative_to(root) for root in roots)
+            gone = under_root and not path.exists()
+        if gone:
             collection.delete_document(document.id)
             writer.outcome(
                 FileOutcome(document.path, FileStatus.PRUNED, "file is gone", document.id, 0)
             )
+
+
+def _listed_objects(locations: list[RemoteLocation]) -> list[tuple[RemoteLocation, set[str]]]:
+    """Each listable location with the URIs of the objects under it now."""
+    out = []
+    for location in locations:
+        try:
+            present = {found.location.uri for found, _ in list_files(location)}
+        except FileNotFoundError:
+            present = set()
+        except RemoteUnavailable:
+            continue
+        out.append((location, present))
+    return out
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, bytes]]:
