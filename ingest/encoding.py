@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 
@@ -29,6 +30,10 @@ def detect_encoding(path: Path) -> tuple[str, str | None]:
             guess = "cp1252"
         except UnicodeDecodeError:
             pass
+    # charset_normalizer answers with Python's codec names (`utf_16`); lxml and other C
+    # parsers know only the standard ones (`utf-16`): an XML file in UTF-16 failed with
+    # "unknown encoding: 'b'utf_16''".
+    guess = codecs.lookup(guess).name
     return guess, f"not UTF-8; read as {guess}"
 
 

@@ -58,6 +58,17 @@ def test_legacy_encoded_text_is_read_and_noted(tmp_path: Path) -> None:
     assert parsed.notes == ["not UTF-8; read as cp1252"]
 
 
+@pytest.mark.parametrize("suffix", [".xml", ".html", ".txt"])
+def test_utf16_text_formats_are_read_and_noted(tmp_path: Path, suffix: str) -> None:
+    body = "<report><title>Fjord survey</title><p>Tide height was 3.2 metres.</p></report>"
+    text = '<?xml version="1.0" encoding="UTF-16"?>' + body if suffix == ".xml" else body
+    path = tmp_path / f"survey{suffix}"
+    path.write_bytes(text.encode("utf-16"))  # with its byte order mark, as Windows writes it
+    parsed = parse_file(path)
+    assert "Tide height was 3.2 metres." in " ".join(e.text for e in parsed.elements)
+    assert parsed.notes == ["not UTF-8; read as utf-16"]
+
+
 def test_a_run_over_every_kind_of_bad_file(rag: RAG, tmp_path: Path, good_pdf: Path) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()
