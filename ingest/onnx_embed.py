@@ -14,6 +14,7 @@ of a chunk's sentences can be pooled from the chunk's own pass (`embed_with_span
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -60,6 +61,8 @@ class OnnxEmbedder:
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, _Pipeline] | None = None
         self._for_queries: OnnxEmbedder | None = None
+        # The embedder a query session was made from: its tokenizer is copied, not loaded again.
+        self._source: OnnxEmbedder | None = None
 
     @property
     def name(self) -> str:
@@ -75,15 +78,25 @@ class OnnxEmbedder:
         """
         with self._lock:
             if self._for_queries is None:
-                self._for_queries = OnnxEmbedder(
-                    self._model_name, self._cache, batch_size=1, threads=1
-                )
+                queries = OnnxEmbedder(self._model_name, self._cache, batch_size=1, threads=1)
+                queries._source = self
+                self._for_queries = queries
             return self._for_queries
 
     def warm_up(self) -> None:
         self._parts()
 
     def _parts(self) -> tuple[Any, Any, _Pipeline]:
+        if self._source is not None and self._loaded is None:
+            # A copy of the loaded tokenizer (one tokenizer is not safe to share between
+            # threads): a query session never loads transformers again (it may be gone
+            # since: a server's optional packages are checked request by request).
+            _, tokenizer, pipeline = self._source._parts()
+            with self._lock:
+                if self._loaded is None:
+                    onnx_file = exported_model(self._folder, self._cache)
+                    session = _session(onnx_file, self._threads)
+                    self._loaded = (session, copy.deepcopy(tokenizer), pipeline)
         with self._lock:
             if self._loaded is None:
                 pipeline = _read_pipeline(self._folder)
