@@ -311,6 +311,11 @@ class Settings(BaseSettings):
         description="Files per embedding call on Ray (their chunks embedded together); a "
         "batch's files are written when it comes back.",
     )
+    ray_shard_writers: bool = Field(
+        default=True,
+        description="On Ray, write each shard copy in a process of its own on the driver's "
+        "node (rag/shards/writers.py); false: the driver writes every shard itself.",
+    )
 
     @property
     def onnx_cache(self) -> Path:

@@ -363,6 +363,7 @@ class RAG:
                         address=ray if isinstance(ray, str) else None,
                         object_store_bytes=s.ray_object_store_mb * 1_000_000,
                         batch_files=s.ray_batch_files,
+                        shard_writers=s.ray_shard_writers,
                     )
                     report = ingest_on_ray(
                         run, self.embedder, paths, options, spec, where, progress

@@ -260,7 +260,8 @@ def _wait_for_commits(run: subprocess.Popen[str], folder: Path, at_least: int) -
         time.sleep(0.1)
 
 
-def _embedding_workers() -> list[int]:
+def _ray_workers(actor_class: str) -> list[int]:
+    """The processes of a Ray actor class (Ray names each after its actor: `ray::_EmbedFiles`)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -268,7 +269,7 @@ def _embedding_workers() -> list[int]:
                 title = (entry / "cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "_EmbedFiles" in title:
+            if actor_class in title:
                 found.append(int(entry.name))
     return found
 
@@ -280,7 +281,7 @@ def test_killed_embedding_worker_is_replaced_and_nothing_is_lost(
     folder = home / "collections" / "default"
     run = _start(home, docs)
     _wait_for_commits(run, folder, 4)
-    workers = _embedding_workers()
+    workers = _ray_workers("_EmbedFiles")
     assert workers, "no embedding actor process found"
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
@@ -292,6 +293,34 @@ def test_killed_embedding_worker_is_replaced_and_nothing_is_lost(
     assert checked["consistent"] and checked["documents"] == 120
     # Each document's chunks once: ids are a function of document and ordinal.
     assert checked["chunks"] == checked["vectors"] == sum(f["chunks"] for f in report["files"])
+
+
+def test_killed_shard_writer_fails_the_run_publishing_nothing_and_the_next_run_resumes(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """The shard copies are written by writer processes (not the driver): kill them mid-run."""
+    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
+    folder = home / "collections" / "default"
+    run = _start(home, docs)
+    _wait_for_commits(run, folder, 4)
+    writers = _ray_workers("ShardWriter")
+    assert len(writers) == 2, "expected one writer process per shard"
+    for pid in writers:
+        os.kill(pid, signal.SIGKILL)
+    _, err = run.communicate(timeout=600)
+    assert run.returncode != 0
+    assert "the writer of shard" in err and "running the same command again" in err
+    assert not (folder / MANIFEST_FILE).exists()  # nothing published
+    committed = _committed(folder)
+
+    resumed = _rag(home, "ingest", str(docs), "--ray", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    report = json.loads(resumed.stdout)
+    assert report["unchanged"] == committed
+    assert report["unchanged"] + report["ingested"] == 120 and report["failed"] == 0
+    checked = json.loads(_rag(home, "check", "--json").stdout)
+    assert checked["consistent"] and checked["documents"] == 120
+    assert checked["chunks"] == checked["vectors"]
 
 
 def test_killed_driver_publishes_nothing_and_the_next_run_resumes(

@@ -3,7 +3,8 @@
     driver      walk, hash, skip unchanged            (plan_files, as on one machine)
     Ray tasks   parse + chunk, one CPU each           (ingest.prepare.prepare)
     Ray actors  embed, one GPU each when there are    (embed_documents; ActorPoolStrategy)
-    driver      write each file into its shard's copy (DocumentWriter -> ShardRun), publish
+    driver      route each file to its shard's copy (DocumentWriter -> ShardRun), publish
+    Ray actors  write the shard copies, one process each, on the driver's node (shards.writers)
 
 Rows cross the cluster as pickled plain values (the same dataclasses the parse workers of a
 single machine return). Ray retries the tasks and actor calls of a worker that dies; a file is
@@ -41,7 +42,6 @@ from rag.errors import RagError
 from rag.ingestion.committer import (
     DocumentWriter,
     EmbeddedDocument,
-    IngestTarget,
     NoProgress,
     Progress,
     embed_documents,
@@ -55,6 +55,8 @@ from rag.ingestion.pipeline import (
 )
 from rag.ingestion.stages import StageClock
 from rag.optional import require
+from rag.shards.run import ShardRun
+from rag.shards.writers import writer_actors
 from rag.types import FileOutcome, FileStatus, IngestReport
 
 # The environment the workers must share with the driver: offline hub switches, telemetry off.
@@ -87,10 +89,12 @@ class RayOptions:
     object_store_bytes: int = 500_000_000
     # Files per embedding call: many files' chunks are embedded together (less padding).
     batch_files: int = 64
+    # Each shard copy written by a process of its own (False: by the driver).
+    shard_writers: bool = True
 
 
 def ingest_on_ray(
-    target: IngestTarget,
+    target: ShardRun,
     embedder: Embedder,
     paths: Iterable[Source],
     options: IngestOptions,
@@ -106,7 +110,10 @@ def ingest_on_ray(
     tracker.start(len(candidates))
     outcomes: list[FileOutcome] = []
     clock = StageClock()
-    writer = DocumentWriter(target, outcomes, tracker, clock)
+    # With shard writers, write_s is their own seconds (summed over their processes, as embed
+    # seconds are over the actors'): the driver's time in a write call is only the sending.
+    writes_clock = StageClock() if ray_options.shard_writers else clock
+    writer = DocumentWriter(target, outcomes, tracker, writes_clock)
     parse = ParseOptions(ocr=options.ocr, tables=options.table_rows, threads=1)
     tasks: list[DocumentTask] = []
     with clock.timing("plan_s"):
@@ -120,9 +127,15 @@ def ingest_on_ray(
             remote = any(isinstance(root, RemoteLocation) for root in roots)
             started_ray = _connect(ray_options, remote)
             try:
-                for row in _pipeline(tasks, spec, ray_options).iter_rows():
-                    _write(pickle.loads(row["done"]), writer, clock)
-                    writer.save_now_and_then()
+                if ray_options.shard_writers:
+                    target.start_writers(writer_actors())
+                try:
+                    for row in _pipeline(tasks, spec, ray_options).iter_rows():
+                        _write(pickle.loads(row["done"]), writer, clock)
+                        writer.save_now_and_then()
+                finally:
+                    if ray_options.shard_writers:
+                        clock.add("write_s", target.stop_writers())
             finally:
                 if started_ray:
                     import ray
@@ -131,6 +144,8 @@ def ingest_on_ray(
     if options.prune:
         prune_missing(target, roots, writer)
     writer.save_index()
+    if writes_clock is not clock:
+        clock.add("index_save_s", writes_clock.report().index_save_s)
     return IngestReport(target.name, outcomes, time.monotonic() - started, clock.report())
 
 

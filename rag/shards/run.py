@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from index.keywords import KEYWORDS_DIR
 from index.store import DocumentRecord, NewChunk, NewDocument
 from rag.collection import INDEX_FILE, STORE_FILE, Collection, IndexPolicy
-from rag.errors import InvalidRequest
+from rag.errors import InvalidRequest, RagError
 from rag.shards.layout import (
     Manifest,
     is_sharded,
@@ -36,6 +36,10 @@ from rag.shards.layout import (
     write_pending,
 )
 from rag.shards.sharded import root_document_id
+from rag.shards.writers import RemoteShard, ShardCopy, ShardStore
+
+# Opens a shard copy for writing somewhere else (a writer actor: rag/shards/writers.py).
+OpenWriter = Callable[[ShardCopy], ShardStore]
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,9 @@ class ShardRun:
         self._count = count
         write_pending(folder, self._generation, count)
         # Open shards: a copy this run writes, or a published shard it only reads.
-        self._working: dict[int, Collection] = {}
+        self._working: dict[int, ShardStore] = {}
         self._reading: dict[int, Collection] = {}
+        self._open_writer: OpenWriter | None = None
         for shard in range(count):
             if shard_folder(folder, shard_name(self._generation, shard)).is_dir():
                 self._working[shard] = self._open(shard_name(self._generation, shard))
@@ -112,7 +117,53 @@ class ShardRun:
             mapped=mapped,
         )
 
-    def _read_shard(self, shard: int) -> Collection | None:
+    def _open_working(self, shard: int) -> ShardStore:
+        name = shard_name(self._generation, shard)
+        if self._open_writer is None:
+            return self._open(name)
+        copy = ShardCopy(
+            self.name,
+            shard_folder(self.folder, name),
+            self._embed_model,
+            self._dimension,
+            self._policy,
+            f"shard {shard} of collection {self.name!r}",
+        )
+        return self._open_writer(copy)
+
+    def start_writers(self, open_writer: OpenWriter) -> None:
+        """From now on each copy is written by what `open_writer` opens (a process of its
+        own); copies already open here are handed over. A new collection's shards (each will
+        exist when it is published) are opened at once: their writers start while the first
+        files are parsed."""
+        self._open_writer = open_writer
+        for shard, opened in list(self._working.items()):
+            opened.close()
+            self._working[shard] = self._open_working(shard)
+        if self._published is None:
+            for shard in range(self._count):
+                self._write_shard(shard)
+
+    def stop_writers(self) -> float:
+        """Wait for the writers, close them, and open their copies here again; the seconds
+        they spent writing. A writer's failure is raised once every copy is open here again
+        (what the others committed is saved; nothing is published)."""
+        self._open_writer = None
+        seconds = 0.0
+        failure: RagError | None = None
+        for shard, opened in list(self._working.items()):
+            try:
+                opened.close()
+            except RagError as exc:
+                failure = failure or exc
+            if isinstance(opened, RemoteShard):
+                seconds += opened.write_seconds
+            self._working[shard] = self._open_working(shard)
+        if failure is not None:
+            raise failure
+        return seconds
+
+    def _read_shard(self, shard: int) -> ShardStore | None:
         """The shard as this run sees it: its copy when it has one, else the published one."""
         if shard in self._working:
             return self._working[shard]
@@ -122,13 +173,12 @@ class ShardRun:
             self._reading[shard] = self._open(self._published.shards[shard], mapped=True)
         return self._reading[shard]
 
-    def _write_shard(self, shard: int) -> Collection:
+    def _write_shard(self, shard: int) -> ShardStore:
         """The run's copy of the shard, made on first use."""
         if shard not in self._working:
-            target = shard_name(self._generation, shard)
             if self._published is not None:
-                self._copy(shard, target)
-            self._working[shard] = self._open(target)
+                self._copy(shard, shard_name(self._generation, shard))
+            self._working[shard] = self._open_working(shard)
         return self._working[shard]
 
     def _copy(self, shard: int, target_name: str) -> None:
