@@ -274,18 +274,27 @@ def _ray_workers(actor_class: str) -> list[int]:
     return found
 
 
+def _kill_mid_run(
+    corpus: Path, tmp_path: Path, actor_class: str
+) -> tuple[subprocess.Popen[str], str, str, list[int]]:
+    """A 2-shard run of 120 files whose `actor_class` processes are SIGKILLed once 4 documents
+    are committed: (the run, its stdout, its stderr, the pids killed)."""
+    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
+    run = _start(home, docs)
+    _wait_for_commits(run, home / "collections" / "default", 4)
+    killed = _ray_workers(actor_class)
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    out, err = run.communicate(timeout=600)
+    return run, out, err, killed
+
+
 def test_killed_embedding_worker_is_replaced_and_nothing_is_lost(
     corpus: Path, tmp_path: Path
 ) -> None:
-    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
-    folder = home / "collections" / "default"
-    run = _start(home, docs)
-    _wait_for_commits(run, folder, 4)
-    workers = _ray_workers("_EmbedFiles")
-    assert workers, "no embedding actor process found"
-    for pid in workers:
-        os.kill(pid, signal.SIGKILL)
-    out, err = run.communicate(timeout=600)
+    home = tmp_path / "home"
+    run, out, err, killed = _kill_mid_run(corpus, tmp_path, "_EmbedFiles")
+    assert killed, "no embedding actor process found"
     assert run.returncode == 0, err[-3000:]
     report = json.loads(out)
     assert (report["ingested"], report["failed"]) == (120, 0)
@@ -299,15 +308,10 @@ def test_killed_shard_writer_fails_the_run_publishing_nothing_and_the_next_run_r
     corpus: Path, tmp_path: Path
 ) -> None:
     """The shard copies are written by writer processes (not the driver): kill them mid-run."""
-    docs, home = _first(corpus, tmp_path / "docs", 120), tmp_path / "home"
+    docs, home = tmp_path / "docs", tmp_path / "home"
     folder = home / "collections" / "default"
-    run = _start(home, docs)
-    _wait_for_commits(run, folder, 4)
-    writers = _ray_workers("ShardWriter")
-    assert len(writers) == 2, "expected one writer process per shard"
-    for pid in writers:
-        os.kill(pid, signal.SIGKILL)
-    _, err = run.communicate(timeout=600)
+    run, _, err, killed = _kill_mid_run(corpus, tmp_path, "ShardWriter")
+    assert len(killed) == 2, "expected one writer process per shard"
     assert run.returncode == 1  # a failed run, with its reason (not a crash)
     assert "the writer of shard" in err and "running the same command again" in err
     assert not (folder / MANIFEST_FILE).exists()  # nothing published

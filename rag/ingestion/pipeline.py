@@ -210,13 +210,14 @@ def plan_files(
     """Each candidate file's task, or its outcome when no parsing is needed (unchanged,
     unsupported, too large): the driver's step, the same on one machine and on a cluster."""
     limits = _Limits(min(options.chunk_tokens, embedder.max_tokens), embedder.max_tokens)
+    planner = _FilePlanner(collection, limits, embedder.name, options, parse)
     for found, named in candidates:
         if isinstance(found, FileOutcome):
             yield found
         elif isinstance(found, RemoteFile):
-            yield _plan_remote_file(collection, found, named, limits, embedder.name, options, parse)
+            yield planner.remote(found, named)
         else:
-            yield _plan_file(collection, found, named, limits, embedder.name, options, parse)
+            yield planner.local(found, named)
 
 
 def candidate_files(paths: Iterable[Source]) -> Iterator[tuple[Candidate, bool]]:
@@ -238,98 +239,88 @@ def _remote_candidates(location: RemoteLocation) -> Iterator[tuple[Candidate, bo
         yield FileOutcome(location.uri, FileStatus.FAILED, str(exc)), True
 
 
-def _plan_file(
-    collection: IngestTarget,
-    path: Path,
-    named: bool,
-    limits: _Limits,
-    tokenizer: str,
-    options: IngestOptions,
-    parse: ParseOptions,
-) -> DocumentTask | FileOutcome:
-    """What to do with one file: a task to parse it, or its final outcome already."""
-    shown = str(path)
-    try:
-        absolute = path.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        return FileOutcome(shown, FileStatus.FAILED, f"cannot open: {exc}")
-    try:
-        kind = file_kind(absolute)
-    except UnsupportedFormat as exc:
-        return FileOutcome(shown, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
-    try:
-        size = absolute.stat().st_size
-        if size > options.max_file_bytes:
-            return _too_large(shown, size, options)
-        digest = content_hash(absolute)
-    except OSError as exc:
-        return FileOutcome(shown, FileStatus.FAILED, f"cannot read file: {exc.strerror or exc}")
+@dataclass(frozen=True)
+class _FilePlanner:
+    """What to do with each file of a run: a task to parse it, or its final outcome already."""
 
-    existing = collection.document_by_path(str(absolute))
-    if existing is not None and existing.content_hash == digest:
-        return FileOutcome(str(absolute), FileStatus.UNCHANGED, None, existing.id, existing.chunks)
-    return DocumentTask(
-        document_id_for(str(absolute)),
-        str(absolute),
-        kind,
-        digest,
-        size,
-        limits.chunk,
-        tokenizer,
-        window_tokens=limits.window,
-        parse=parse,
-        document_context=options.document_context,
-    )
+    collection: IngestTarget
+    limits: _Limits
+    tokenizer: str
+    options: IngestOptions
+    parse: ParseOptions
 
+    def local(self, path: Path, named: bool) -> DocumentTask | FileOutcome:
+        shown = str(path)
+        try:
+            absolute = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+            return FileOutcome(shown, FileStatus.FAILED, f"cannot open: {exc}")
+        try:
+            kind = file_kind(absolute)
+        except UnsupportedFormat as exc:
+            return FileOutcome(shown, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
+        try:
+            size = absolute.stat().st_size
+            if size > self.options.max_file_bytes:
+                return self._too_large(shown, size)
+            digest = content_hash(absolute)
+        except OSError as exc:
+            return FileOutcome(shown, FileStatus.FAILED, f"cannot read file: {exc.strerror or exc}")
+        existing = self.collection.document_by_path(str(absolute))
+        if existing is not None and existing.content_hash == digest:
+            return FileOutcome(
+                str(absolute), FileStatus.UNCHANGED, None, existing.id, existing.chunks
+            )
+        return self._task(str(absolute), kind, digest, size)
 
-def _plan_remote_file(
-    collection: IngestTarget,
-    found: RemoteFile,
-    named: bool,
-    limits: _Limits,
-    tokenizer: str,
-    options: IngestOptions,
-    parse: ParseOptions,
-) -> DocumentTask | FileOutcome:
-    """A file in an object store: judged by its listing alone (no download on the driver)."""
-    uri = found.location.uri
-    try:
-        kind = file_kind(Path(found.location.name))
-    except UnsupportedFormat as exc:
-        return FileOutcome(uri, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
-    if found.size > options.max_file_bytes:
-        return _too_large(uri, found.size, options)
-    existing = collection.document_by_path(uri)
-    if (
-        existing is not None
-        and found.modified
-        and existing.size_bytes == found.size
-        and existing.metadata.get(OBJECT_MODIFIED) == found.modified
-    ):
-        return FileOutcome(uri, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
-    return DocumentTask(
-        document_id_for(uri),
-        uri,
-        kind,
-        "",  # the worker that downloads it hashes it
-        found.size,
-        limits.chunk,
-        tokenizer,
-        window_tokens=limits.window,
-        metadata={OBJECT_MODIFIED: found.modified} if found.modified else {},
-        parse=parse,
-        document_context=options.document_context,
-        source=found.location.full,
-    )
+    def remote(self, found: RemoteFile, named: bool) -> DocumentTask | FileOutcome:
+        """A file in an object store: judged by its listing alone (no download here)."""
+        uri = found.location.uri
+        try:
+            kind = file_kind(Path(found.location.name))
+        except UnsupportedFormat as exc:
+            return FileOutcome(uri, FileStatus.FAILED if named else FileStatus.SKIPPED, str(exc))
+        if found.size > self.options.max_file_bytes:
+            return self._too_large(uri, found.size)
+        existing = self.collection.document_by_path(uri)
+        if (
+            existing is not None
+            and found.modified
+            and existing.size_bytes == found.size
+            and existing.metadata.get(OBJECT_MODIFIED) == found.modified
+        ):
+            return FileOutcome(uri, FileStatus.UNCHANGED, None, existing.id, existing.chunks)
+        return self._task(
+            uri,
+            kind,
+            "",  # the worker that downloads it hashes it
+            found.size,
+            metadata={OBJECT_MODIFIED: found.modified} if found.modified else {},
+            source=found.location.full,
+        )
 
+    def _task(self, path: str, kind: str, digest: str, size: int, **remote: Any) -> DocumentTask:
+        return DocumentTask(
+            document_id_for(path),
+            path,
+            kind,
+            digest,
+            size,
+            self.limits.chunk,
+            self.tokenizer,
+            window_tokens=self.limits.window,
+            parse=self.parse,
+            document_context=self.options.document_context,
+            **remote,
+        )
 
-def _too_large(shown: str, size: int, options: IngestOptions) -> FileOutcome:
-    return FileOutcome(
-        shown,
-        FileStatus.FAILED,
-        f"file is {size / 1e6:.1f} MB, over the {options.max_file_bytes / 1e6:.0f} MB "
-        "limit (RAG_MAX_FILE_MB)",
-    )
+    def _too_large(self, shown: str, size: int) -> FileOutcome:
+        limit = self.options.max_file_bytes
+        return FileOutcome(
+            shown,
+            FileStatus.FAILED,
+            f"file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit (RAG_MAX_FILE_MB)",
+        )
 
 
 def _plan_record(
