@@ -14,10 +14,12 @@ object downloads it once, into a temporary folder under its own name, and hashes
 >>> is_remote("s3://docs/a.pdf"), is_remote("/home/me/a.pdf"), is_remote("file:///a.pdf")
 (True, False, False)
 >>> location = RemoteLocation.parse("s3://docs/reports/?endpoint_override=localhost:9000")
->>> location.uri, location.child("docs/reports/q3.pdf").full
-('s3://docs/reports', 's3://docs/reports/q3.pdf?endpoint_override=localhost:9000')
->>> location.child("docs/reports/q3.pdf").name
+>>> location.uri, location.below("2024/q3.pdf").full
+('s3://docs/reports', 's3://docs/reports/2024/q3.pdf?endpoint_override=localhost:9000')
+>>> location.below("2024/q3.pdf").name
 'q3.pdf'
+>>> RemoteLocation.parse("hdfs://namenode:8020/data").below("a.pdf").uri
+'hdfs://namenode:8020/data/a.pdf'
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ class RemoteLocation:
     def scheme(self) -> str:
         return self.uri.partition("://")[0]
 
-    def child(self, path_in_store: str) -> RemoteLocation:
-        """The location of a path as the store lists it (`bucket/key` for S3)."""
-        return RemoteLocation(f"{self.scheme}://{path_in_store.lstrip('/')}", self.options)
+    def below(self, relative: str) -> RemoteLocation:
+        """The location of a path relative to this one (its host, bucket or account kept)."""
+        if not relative:
+            return self
+        return RemoteLocation(f"{self.uri.rstrip('/')}/{relative}", self.options)
 
     def holds(self, uri: str) -> bool:
         """Whether a stored document's URI is this location or below it."""
@@ -124,7 +128,7 @@ def list_files(location: RemoteLocation) -> Iterator[tuple[RemoteFile, bool]]:
     try:
         info = store.get_file_info(path)
         if info.type == fs.FileType.File:
-            yield _found(location, info), True
+            yield _found(location, "", info), True
             return
         if info.type == fs.FileType.NotFound:
             raise FileNotFoundError(f"{location.uri}: no such file or folder")
@@ -136,12 +140,12 @@ def list_files(location: RemoteLocation) -> Iterator[tuple[RemoteFile, bool]]:
     for item in sorted(below, key=lambda i: i.path):
         relative = PurePosixPath(item.path).relative_to(path.rstrip("/") or "/")
         if item.type == fs.FileType.File and not any(p.startswith(".") for p in relative.parts):
-            yield _found(location, item), False
+            yield _found(location, str(relative), item), False
 
 
-def _found(root: RemoteLocation, info: Any) -> RemoteFile:
+def _found(root: RemoteLocation, relative: str, info: Any) -> RemoteFile:
     modified = info.mtime.isoformat() if isinstance(info.mtime, datetime) else ""
-    return RemoteFile(root.child(info.path), int(info.size or 0), modified)
+    return RemoteFile(root.below(relative), int(info.size or 0), modified)
 
 
 @contextmanager
