@@ -1,6 +1,16 @@
 """Why a file could not be turned into chunks. The caller reports these per file and carries on."""
 
 
+def first_line(exc: BaseException) -> str:
+    """A library exception as a one-line reason: its message's first line, else its type.
+
+    >>> first_line(ValueError("bad xref\\nat offset 12")), first_line(KeyError())
+    ('bad xref', 'KeyError')
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class IngestError(Exception):
     """A file that cannot be ingested; the message is the one-line reason shown to the user."""
 

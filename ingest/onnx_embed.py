@@ -87,26 +87,23 @@ class OnnxEmbedder:
         self._parts()
 
     def _parts(self) -> tuple[Any, Any, _Pipeline]:
-        if self._source is not None and self._loaded is None:
-            # A copy of the loaded tokenizer (one tokenizer is not safe to share between
-            # threads): a query session never loads transformers again (it may be gone
-            # since: a server's optional packages are checked request by request).
-            _, tokenizer, pipeline = self._source._parts()
-            with self._lock:
-                if self._loaded is None:
-                    onnx_file = exported_model(self._folder, self._cache)
-                    session = _session(onnx_file, self._threads)
-                    self._loaded = (session, copy.deepcopy(tokenizer), pipeline)
         with self._lock:
             if self._loaded is None:
-                pipeline = _read_pipeline(self._folder)
-                onnx_file = exported_model(self._folder, self._cache)
-                self._loaded = (
-                    _session(onnx_file, self._threads),
-                    _tokenizer(self._folder),
-                    pipeline,
-                )
+                self._loaded = self._load()
             return self._loaded
+
+    def _load(self) -> tuple[Any, Any, _Pipeline]:
+        if self._source is not None:
+            # A copy of the loaded tokenizer (one tokenizer is not safe to share between
+            # threads): a query session never loads transformers again (it may be gone
+            # since: a server's optional packages are checked request by request). The
+            # source's lock is its own: taking it here cannot wait on this one.
+            _, loaded_tokenizer, pipeline = self._source._parts()
+            session = _session(exported_model(self._folder, self._cache), self._threads)
+            return session, copy.deepcopy(loaded_tokenizer), pipeline
+        pipeline = _read_pipeline(self._folder)
+        session = _session(exported_model(self._folder, self._cache), self._threads)
+        return session, _tokenizer(self._folder), pipeline
 
     @property
     def dimension(self) -> int:

@@ -23,6 +23,7 @@ from ingest.errors import (
     IngestError,
     UnreadableFile,
     UnsupportedFormat,
+    first_line,
 )
 from ingest.formats import (
     delimited,
@@ -197,8 +198,7 @@ def parse_file(path: Path, options: ParseOptions | None = None) -> ParsedFile:
     except PermissionError as exc:
         raise UnreadableFile("permission denied") from exc
     except Exception as exc:  # parsers raise many types; each means "bad file"
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CorruptDocument(f"could not be parsed as {found.kind}: {detail}") from exc
+        raise CorruptDocument(f"could not be parsed as {found.kind}: {first_line(exc)}") from exc
     if not parsed.elements and not parsed.attachments:
         raise EmptyDocument("no text found")
     if note:

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.errors import IngestError
+from ingest.errors import IngestError, first_line
 
 # The schemes pyarrow.fs.FileSystem.from_uri opens as remote stores (file:// is a local path).
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
@@ -115,7 +115,7 @@ def open_store(location: RemoteLocation) -> tuple[Any, str]:
     try:
         return fs.FileSystem.from_uri(location.full)
     except (OSError, ValueError) as exc:
-        raise RemoteUnavailable(f"cannot open {location.uri}: {_first_line(exc)}") from exc
+        raise RemoteUnavailable(f"cannot open {location.uri}: {first_line(exc)}") from exc
 
 
 def list_files(location: RemoteLocation) -> Iterator[tuple[RemoteFile, bool]]:
@@ -136,7 +136,7 @@ def list_files(location: RemoteLocation) -> Iterator[tuple[RemoteFile, bool]]:
     except OSError as exc:
         if isinstance(exc, FileNotFoundError):
             raise
-        raise RemoteUnavailable(f"cannot list {location.uri}: {_first_line(exc)}") from exc
+        raise RemoteUnavailable(f"cannot list {location.uri}: {first_line(exc)}") from exc
     for item in sorted(below, key=lambda i: i.path):
         relative = PurePosixPath(item.path).relative_to(path.rstrip("/") or "/")
         if item.type == fs.FileType.File and not any(p.startswith(".") for p in relative.parts):
@@ -163,12 +163,7 @@ def fetched(location: RemoteLocation) -> Iterator[tuple[Path, str]]:
                     digest.update(block)
                     target.write(block)
         except OSError as exc:
-            raise RemoteUnavailable(f"cannot read {location.uri}: {_first_line(exc)}") from exc
+            raise RemoteUnavailable(f"cannot read {location.uri}: {first_line(exc)}") from exc
         yield local, digest.hexdigest()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

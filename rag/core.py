@@ -308,17 +308,16 @@ class RAG:
         """
         name = self.collection_name(collection)
         folder = self._collections_root() / name
+        sources = [source_for(p) for p in paths]
         if wants_shard_run(folder, shards, bool(ray)):
-            return self._ingest_shards(
-                name, folder, [source_for(p) for p in paths], progress, prune, ray, shards
-            )
+            return self._ingest_shards(name, folder, sources, progress, prune, ray, shards)
         target = self.collection(collection, create=True)
         with target.writing():
             try:
                 return ingest_paths(
                     target,
                     self.embedder,
-                    [source_for(p) for p in paths],
+                    sources,
                     self._ingest_options(prune),
                     progress,
                 )

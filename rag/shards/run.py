@@ -95,7 +95,7 @@ class ShardRun:
         self._open_writer: OpenWriter | None = None
         for shard in range(count):
             if shard_folder(folder, shard_name(self._generation, shard)).is_dir():
-                self._working[shard] = self._open(shard_name(self._generation, shard))
+                self._working[shard] = self._open_working(shard)
         if self._working:
             log.info(
                 "collection %r: going on with %d shard copies an interrupted run left",
@@ -107,29 +107,28 @@ class ShardRun:
     def shard_count(self) -> int:
         return self._count
 
-    def _open(self, name: str, mapped: bool = False) -> Collection:
+    def _open_published(self, name: str) -> Collection:
+        """A published shard, only read by this run: its FAISS file memory-mapped."""
         return Collection(
             self.name,
             shard_folder(self.folder, name),
             self._embed_model,
             self._dimension,
             self._policy,
-            mapped=mapped,
+            mapped=True,
         )
 
     def _open_working(self, shard: int) -> ShardStore:
-        name = shard_name(self._generation, shard)
-        if self._open_writer is None:
-            return self._open(name)
+        """The run's copy of a shard, opened here or by the writers (`start_writers`)."""
         copy = ShardCopy(
             self.name,
-            shard_folder(self.folder, name),
+            shard_folder(self.folder, shard_name(self._generation, shard)),
             self._embed_model,
             self._dimension,
             self._policy,
             f"shard {shard} of collection {self.name!r}",
         )
-        return self._open_writer(copy)
+        return copy.open_here() if self._open_writer is None else self._open_writer(copy)
 
     def start_writers(self, open_writer: OpenWriter) -> None:
         """From now on each copy is written by what `open_writer` opens (a process of its
@@ -170,7 +169,7 @@ class ShardRun:
         if self._published is None:
             return None
         if shard not in self._reading:
-            self._reading[shard] = self._open(self._published.shards[shard], mapped=True)
+            self._reading[shard] = self._open_published(self._published.shards[shard])
         return self._reading[shard]
 
     def _write_shard(self, shard: int) -> ShardStore:
