@@ -61,9 +61,10 @@ if ! "$venv/bin/python" -c "import llama_cpp" 2>/dev/null; then
 fi
 
 say "installing the project and its dependencies"
-# bnb: 4-bit bitsandbytes checkpoints for the transformers backend, tested on CPU
-# (tests/test_generation.py); its wheel carries its CPU and CUDA kernels.
-"${pip[@]}" install -q -e ".[dev,ray,remote,bnb]"
+# bnb, gptq, awq: quantized checkpoints for the transformers backend, all tested on CPU
+# (tests/test_generation.py); bitsandbytes' wheel carries its CPU and CUDA kernels, gptqmodel
+# its torch kernels.
+"${pip[@]}" install -q -e ".[dev,ray,remote,bnb,gptq,awq]"
 if [ "$has_gpu" = 1 ]; then
     # faiss-cpu and faiss-gpu install the same faiss/ folder: swap them, never keep both.
     # faiss-gpu 1.15.1 carries the CUDA 12 runtime and kernels for compute capability 7.0-9.0.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +23,7 @@ from rag.llm.transformers_backend import TransformersGenerator
 from rag.prompts.rag_template import RagPrompt
 from rag.types import Passage
 from tests.servers import free_port, running_server
-from tests.tiny_models import as_pickle_checkpoint, build_tiny_llm
+from tests.tiny_models import as_gptqmodel_checkpoint, as_pickle_checkpoint, build_tiny_llm
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +220,10 @@ def test_closing_a_stream_midway_frees_the_model(rag: RAG, mixed_folder: Path) -
 @pytest.mark.parametrize(
     ("method", "missing", "extra"),
     [
-        ("awq", "awq", "awq"),
+        ("awq", "gptqmodel", "awq"),  # transformers 5 loads AWQ through gptqmodel
+        ("awq", "accelerate", "awq"),
         ("gptq", "gptqmodel", "gptq"),
+        ("gptq", "optimum", "gptq"),
         ("bitsandbytes", "bitsandbytes", "bnb"),
         ("bitsandbytes", "accelerate", "bnb"),  # transformers needs both for bitsandbytes
     ],
@@ -269,20 +274,109 @@ def test_a_bitsandbytes_4bit_checkpoint_loads_and_generates_on_cpu_offline(
     try:
         generator = TransformersGenerator(str(folder))
         generator.warm_up()
-        model, tokenizer, _ = generator._parts()
+        model, _, _ = generator._parts()
         layer = model.model.layers[0].mlp.down_proj
         assert type(layer).__name__ == "Linear4bit" and layer.weight.dtype == torch.uint8
         answer = "".join(generator.stream(question, SamplingOptions(12, repeat_penalty=1.0)))
-        # The same greedy tokens as transformers' own generate on the same checkpoint.
-        prompt = tokenizer.apply_chat_template(
-            question, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        direct = AutoModelForCausalLM.from_pretrained(str(folder)).generate(
-            **prompt, max_new_tokens=12, do_sample=False
-        )
-        expected = tokenizer.decode(
-            direct[0][prompt["input_ids"].shape[1] :], skip_special_tokens=True
-        )
+        expected = _greedy_answer_of_transformers_itself(folder, question)
     finally:
         enable_socket()
     assert answer and answer == expected
+
+
+def _greedy_answer_of_transformers_itself(folder: Path, question: list[dict[str, str]]) -> str:
+    """What transformers' own `generate` answers on the checkpoint (greedy, 12 tokens)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    prompt = tokenizer.apply_chat_template(
+        question, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    direct = AutoModelForCausalLM.from_pretrained(str(folder)).generate(
+        **prompt, max_new_tokens=12, do_sample=False
+    )
+    text = tokenizer.decode(direct[0][prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+    # The backend's stream holds back a character the last token cut in half.
+    return str(text).rstrip("\ufffd")
+
+
+SOCKET_GUARD = Path(__file__).resolve().parent / "socket_guard"
+# Switches the test run sets that the product must not rely on: it goes offline itself.
+_OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SCARF_NO_ANALYTICS", "DO_NOT_TRACK")
+# What `RAG(...)` does with a local transformers checkpoint: the process goes offline (no hub
+# id configured), then the checkpoint's quantization packages are imported.
+_REQUIRE_SUPPORT = (
+    "import sys; from pathlib import Path; "
+    "from rag.runtime import configure_process; "
+    "from rag.llm.transformers_backend import require_quantization_support; "
+    "configure_process([sys.argv[1]]); "
+    "require_quantization_support(Path(sys.argv[1]) / 'config.json')"
+)
+
+
+@pytest.mark.parametrize("method", ["gptq", "awq"])
+def test_a_gptq_or_awq_checkpoint_loads_and_generates_on_cpu_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], method: str
+) -> None:
+    """What users bring from the hub: 4-bit GPTQ and AWQ safetensors. They load through
+    gptqmodel's CPU kernels with sockets blocked, their layers compute what the full-precision
+    layers do within 4-bit error, they stream transformers' own greedy tokens, and gptqmodel's
+    logging (it writes to stdout) stays off stdout, which `--json` and MCP's stdio own."""
+    if importlib.util.find_spec("gptqmodel") is None:
+        pytest.skip("gptqmodel is not installed (pip install -e '.[gptq,awq]')")
+    import torch
+    from pytest_socket import disable_socket, enable_socket
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    source = build_tiny_llm(tmp_path / "tiny", hidden_size=128)
+    folder = as_gptqmodel_checkpoint(source, tmp_path / f"tiny-{method}", method)
+    with safe_open(str(folder / "model.safetensors"), "pt") as tensors:
+        packed = tensors.get_slice("model.layers.0.mlp.down_proj.qweight")
+        rows, columns = packed.get_shape()
+    # down_proj maps 256 features to 128, eight 4-bit weights to an int32.
+    assert packed.get_dtype() == "I32"
+    assert (rows, columns) == ((256 // 8, 128) if method == "gptq" else (256, 128 // 8))
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    question = [{"role": "user", "content": "What is the launch code?"}]
+    capfd.readouterr()
+    disable_socket(allow_unix_socket=True)
+    try:
+        generator = TransformersGenerator(str(folder))
+        generator.warm_up()
+        answer = "".join(generator.stream(question, SamplingOptions(12, repeat_penalty=1.0)))
+        printed = capfd.readouterr().out
+        expected = _greedy_answer_of_transformers_itself(folder, question)
+    finally:
+        enable_socket()
+    assert printed == ""
+    assert answer and answer == expected
+    # Imported by the product in a fresh process (the socket guard refusing and recording any
+    # connection), gptqmodel's banner goes to stderr.
+    attempts = tmp_path / "connections.log"
+    imported = subprocess.run(
+        [sys.executable, "-c", _REQUIRE_SUPPORT, str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+        env={
+            **{k: v for k, v in os.environ.items() if k not in _OFFLINE_SWITCHES},
+            "PYTHONPATH": str(SOCKET_GUARD),
+            "RAG_TEST_SOCKET_LOG": str(attempts),
+        },
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert not attempts.exists()
+    assert imported.stdout == "" and "GPT-QModel" in imported.stderr
+
+    model, _, _ = generator._parts()
+    layer = model.model.layers[0].mlp.down_proj
+    assert type(layer).__module__.startswith("gptqmodel.nn_modules.qlinear")
+    full = AutoModelForCausalLM.from_pretrained(str(source)).model.layers[0].mlp.down_proj
+    features = torch.randn(4, 256, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        exact, quantized = full(features), layer(features).float()
+    relative_error = float((quantized - exact).norm() / exact.norm())
+    assert relative_error < 0.2  # 4-bit groups of 64 on random weights: about 0.1

@@ -77,3 +77,64 @@ def as_pickle_checkpoint(folder: Path) -> Path:
     torch.save(load_file(weights), folder / "pytorch_model.bin")
     weights.unlink()
     return folder
+
+
+# gptqmodel's own weight-only (round-to-nearest) quantizer, run in a child process: the test's
+# process then imports gptqmodel the way the product does (its banner must not reach stdout).
+_GPTQMODEL_QUANTIZE = """
+import sys
+from gptqmodel import GPTQModel
+from gptqmodel.quantization.config import RTNConfig
+source, folder, layout = sys.argv[1:]
+config = RTNConfig(bits=4, group_size=64, format=layout, sym=layout == "gptq")
+model = GPTQModel.load(source, config, device="cpu")
+model.quantize(None)
+model.save(folder)
+"""
+
+
+def as_gptqmodel_checkpoint(source: Path, folder: Path, method: str) -> Path:
+    """`source` saved as 4-bit GPTQ (`method="gptq"`) or AWQ GEMM (`method="awq"`) safetensors.
+
+    GPTQ and AWQ differ in how the 4-bit weights are packed (GPTQ: `qweight` is [in/8, out];
+    AWQ GEMM: [in, out/8], zero points per group) and in the config that names the method. The
+    weights here are rounded to nearest rather than fitted on calibration text (gptqmodel's
+    GPTQ and AWQ searches need a GPU for AWQ); loading only sees the packed tensors and config.
+    gptqmodel labels an AWQ-packed export `quant_method: gptq`, `format: gemm`; it is rewritten
+    the way AutoAWQ, where most AWQ checkpoints come from, writes it.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    layout = "gptq" if method == "gptq" else "gemm"
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        # Pack in Python rather than compile gptqmodel's C++ packer (a minute, once).
+        "GPTQMODEL_DISABLE_PACK_EXT": "1",
+        # Its default CPU pool on a 2-core machine is smaller than its model loader asks for.
+        "GPTQMODEL_CPU_WORKERS": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _GPTQMODEL_QUANTIZE, str(source), str(folder), layout],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"gptqmodel could not quantize: {done.stderr[-3000:]}"
+    if method == "awq":
+        config_file = folder / "config.json"
+        config = json.loads(config_file.read_text())
+        exported = config["quantization_config"]
+        config["quantization_config"] = {
+            "quant_method": "awq",
+            "bits": exported["bits"],
+            "group_size": exported["group_size"],
+            "zero_point": not exported["sym"],
+            "version": "gemm",
+        }
+        config_file.write_text(json.dumps(config))
+    return folder

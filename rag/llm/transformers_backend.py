@@ -2,16 +2,18 @@
 
 For models that have no GGUF, or for GPUs where 4-bit bitsandbytes is the preferred way to fit
 a model. Checkpoints quantized ahead of time load through transformers' own support for their
-method (bitsandbytes 4-bit also on CPU; GPTQ and AWQ through their packages). The chat format
+method (bitsandbytes 4-bit, GPTQ and AWQ, all three also on CPU). The chat format
 is the tokenizer's own chat template when it has one, otherwise the same registry the GGUF
 backend uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -249,10 +251,11 @@ class TransformersGenerator:
 
 # A checkpoint quantized ahead of time names its method in config.json; transformers loads it
 # through the method's own packages (modules, their names), installed with the extra named here.
+# transformers 5 loads AWQ through gptqmodel too (autoawq is archived); both run on CPU.
 _QUANTIZATION_PACKAGES = {
     "bitsandbytes": (("bitsandbytes", "accelerate"), "bitsandbytes and accelerate", "bnb"),
     "gptq": (("gptqmodel", "optimum"), "gptqmodel and optimum", "gptq"),
-    "awq": (("awq",), "autoawq", "awq"),
+    "awq": (("gptqmodel", "accelerate"), "gptqmodel and accelerate", "awq"),
 }
 
 
@@ -279,12 +282,19 @@ def require_quantization_support(config_file: Path | None) -> None:
         logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     install = f"pip install 'localrag[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
     for module in modules:
-        require(
-            module,
-            package=package,
-            feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
-            install=install,
-        )
+        # gptqmodel prints a banner and the environment variables it sets to stdout when
+        # imported: sent to stderr, stdout stays the command's own (`--json`, the MCP stream).
+        with contextlib.redirect_stdout(sys.stderr):
+            require(
+                module,
+                package=package,
+                feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
+                install=install,
+            )
+    if "gptqmodel" in modules:
+        # It logs each kernel choice and load step through its own logger ("logbar"), which
+        # writes to stdout: errors only (they also raise). The logger exists once imported.
+        logging.getLogger("logbar").setLevel(logging.ERROR)
 
 
 def _four_bit_config() -> Any:
