@@ -306,11 +306,11 @@ _OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SCARF_NO_ANALYTI
 # What `RAG(...)` does with a local transformers checkpoint: the process goes offline (no hub
 # id configured), then the checkpoint's quantization packages are imported.
 _REQUIRE_SUPPORT = (
-    "import sys; from pathlib import Path; "
+    "import sys; "
     "from rag.runtime import configure_process; "
     "from rag.llm.transformers_backend import require_quantization_support; "
     "configure_process([sys.argv[1]]); "
-    "require_quantization_support(Path(sys.argv[1]) / 'config.json')"
+    "require_quantization_support(sys.argv[1])"
 )
 
 

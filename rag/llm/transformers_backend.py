@@ -10,7 +10,6 @@ backend uses.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import queue
 import sys
@@ -96,7 +95,7 @@ class TransformersGenerator:
         if local.exists():
             check_model_path(local, self._allow_pickle)
         source = str(local) if local.exists() else self._spec
-        require_quantization_support(local / "config.json" if local.exists() else None)
+        require_quantization_support(source)
         options: dict[str, Any] = {"use_safetensors": None if self._allow_pickle else True}
         if torch.cuda.is_available():
             options.update(device_map="auto", dtype=torch.float16)
@@ -259,19 +258,14 @@ _QUANTIZATION_PACKAGES = {
 }
 
 
-def require_quantization_support(config_file: Path | None) -> None:
-    """A clear error naming the extra to install when a local checkpoint is quantized with a
-    method whose package is missing (rather than transformers' error from deep inside).
+def require_quantization_support(source: str) -> None:
+    """A clear error naming the extra to install when a checkpoint (a local folder or a hub id)
+    is quantized with a method whose package is missing, rather than transformers' error from
+    deep inside; and a quiet import of the packages it has.
 
-    >>> require_quantization_support(None)  # a hub id: transformers checks it when loading
+    >>> require_quantization_support("/no/such/model")  # loading reports what is missing
     """
-    if config_file is None or not config_file.is_file():
-        return
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return  # transformers reports an unreadable config itself
-    method = str((config.get("quantization_config") or {}).get("quant_method", "")).lower()
+    method = _quantization_method(source)
     if method not in _QUANTIZATION_PACKAGES:
         return
     modules, package, extra = _QUANTIZATION_PACKAGES[method]
@@ -288,13 +282,28 @@ def require_quantization_support(config_file: Path | None) -> None:
             require(
                 module,
                 package=package,
-                feature=f"a {method.upper()}-quantized checkpoint ({config_file.parent})",
+                feature=f"a {method.upper()}-quantized checkpoint ({source})",
                 install=install,
             )
     if "gptqmodel" in modules:
         # It logs each kernel choice and load step through its own logger ("logbar"), which
         # writes to stdout: errors only (they also raise). The logger exists once imported.
         logging.getLogger("logbar").setLevel(logging.ERROR)
+
+
+def _quantization_method(source: str) -> str:
+    """The method a checkpoint was quantized with ahead of time ("" for none), from its config:
+    a local folder's config.json, or a hub model's (which loading fetches anyway)."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except Exception:  # loading the model reports an unreadable config itself
+        return ""
+    quantization = getattr(config, "quantization_config", None) or {}
+    if not isinstance(quantization, dict):
+        quantization = quantization.to_dict()
+    return str(quantization.get("quant_method", "")).lower()
 
 
 def _four_bit_config() -> Any:
