@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,11 +14,21 @@ from ingest.quiet_logging import basic_config_blocked
 __all__ = ["basic_config_blocked", "configure_process", "is_hub_id"]
 
 
+# Loggers that warn, on import, about parts this product never uses: torchao (which the gptq and
+# awq extras bring, and transformers imports whenever it is installed) about its CUDA-only
+# kernels, and torch about torchao's registrations. Four lines on every model load otherwise.
+_WARN_ON_IMPORT = ("torchao", "torch.utils._pytree")
+
+
 def configure_process(models: Iterable[str | None] = ()) -> None:
     """Opt out of telemetry; with no model hub id among `models` (None is a packaged default,
     a path is local), also put the hub libraries offline, so nothing can reach a hub behind
     the user's back. Values the user set explicitly are kept."""
     opt_out_of_telemetry()
+    for name in _WARN_ON_IMPORT:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.ERROR)
     if not any(is_hub_id(model) for model in models):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -380,3 +380,26 @@ def test_a_gptq_or_awq_checkpoint_loads_and_generates_on_cpu_offline(
         exact, quantized = full(features), layer(features).float()
     relative_error = float((quantized - exact).norm() / exact.norm())
     assert relative_error < 0.2  # 4-bit groups of 64 on random weights: about 0.1
+
+
+def test_the_packages_of_the_quantization_extras_load_quietly() -> None:
+    """torchao, which gptqmodel brings, is imported by transformers whenever it is installed and
+    warns about its CUDA-only kernels; torch then warns about its registrations. A process set
+    up the way `RAG(...)` sets it up loads transformers' models with nothing on stderr."""
+    if importlib.util.find_spec("torchao") is None:
+        pytest.skip("torchao is not installed (the gptq and awq extras bring it)")
+    loaded = subprocess.run(
+        [sys.executable, "-c", _LOAD_TRANSFORMERS_MODELS],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[1],
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert (loaded.stdout, loaded.stderr) == ("torchao\n", "")
+
+
+_LOAD_TRANSFORMERS_MODELS = (
+    "import sys; from rag.runtime import configure_process; configure_process(); "
+    "import transformers.modeling_utils; print(*[m for m in sys.modules if m == 'torchao'])"
+)
