@@ -120,6 +120,7 @@ def as_gptqmodel_checkpoint(source: Path, folder: Path, method: str) -> Path:
     done = subprocess.run(
         [sys.executable, "-c", _GPTQMODEL_QUANTIZE, str(source), str(folder), layout],
         env=environment,
+        cwd=folder.parent,  # gptqmodel writes a log folder where it runs
         capture_output=True,
         text=True,
         check=False,
