@@ -8,8 +8,9 @@ colour space of every page. None of that may reach the network or the user's ter
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
+
+from ingest.quiet_logging import errors_only
 
 # The one table of dependencies that phone home unless told not to (the library applies it at
 # start-up through rag.runtime, parser worker processes here). A service over private documents
@@ -46,10 +47,7 @@ def opt_out_of_telemetry() -> None:
 def prepare_parsers() -> None:
     """Idempotent; values the user set explicitly are kept."""
     opt_out_of_telemetry()
-    for name in _CHATTY:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.ERROR)
+    errors_only(_CHATTY)
     from unstructured.nlp import tokenize
 
     if tokenize._SPACY_MODEL_NAME != _PACKAGED_SPACY_MODEL and importlib.util.find_spec(

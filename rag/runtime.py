@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.offline import opt_out_of_telemetry
-from ingest.quiet_logging import basic_config_blocked
+from ingest.quiet_logging import basic_config_blocked, errors_only
 
 # For the API layer, which imports only from rag (tests/test_house.py).
 __all__ = ["basic_config_blocked", "configure_process", "is_hub_id"]
@@ -25,10 +24,7 @@ def configure_process(models: Iterable[str | None] = ()) -> None:
     a path is local), also put the hub libraries offline, so nothing can reach a hub behind
     the user's back. Values the user set explicitly are kept."""
     opt_out_of_telemetry()
-    for name in _WARN_ON_IMPORT:
-        logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
-            logger.setLevel(logging.ERROR)
+    errors_only(_WARN_ON_IMPORT)
     if not any(is_hub_id(model) for model in models):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from rag.llm.protocol import SamplingOptions
 from rag.llm.transformers_backend import TransformersGenerator
 from rag.prompts.rag_template import RagPrompt
 from rag.types import Passage
+from tests.offline_child import offline_child_env
 from tests.servers import free_port, running_server
 from tests.tiny_models import as_gptqmodel_checkpoint, as_pickle_checkpoint, build_tiny_llm
 
@@ -300,9 +300,6 @@ def _greedy_answer_of_transformers_itself(folder: Path, question: list[dict[str,
     return str(text).rstrip("\ufffd")
 
 
-SOCKET_GUARD = Path(__file__).resolve().parent / "socket_guard"
-# Switches the test run sets that the product must not rely on: it goes offline itself.
-_OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SCARF_NO_ANALYTICS", "DO_NOT_TRACK")
 # What `RAG(...)` does with a local transformers checkpoint: the process goes offline (no hub
 # id configured), then the checkpoint's quantization packages are imported.
 _REQUIRE_SUPPORT = (
@@ -361,11 +358,7 @@ def test_a_gptq_or_awq_checkpoint_loads_and_generates_on_cpu_offline(
         text=True,
         check=False,
         cwd=Path(__file__).parents[1],
-        env={
-            **{k: v for k, v in os.environ.items() if k not in _OFFLINE_SWITCHES},
-            "PYTHONPATH": str(SOCKET_GUARD),
-            "RAG_TEST_SOCKET_LOG": str(attempts),
-        },
+        env=offline_child_env(attempts),
     )
     assert imported.returncode == 0, imported.stderr[-2000:]
     assert not attempts.exists()

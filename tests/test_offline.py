@@ -16,12 +16,10 @@ from pytest_socket import disable_socket, enable_socket
 from ingest.elements import ParseOptions
 from ingest.parse import SUPPORTED_EXTENSIONS, parse_file
 from tests.format_documents import FACTS
+from tests.offline_child import GUARD, offline_child_env
 
 ROOT = Path(__file__).resolve().parents[1]
-GUARD = Path(__file__).resolve().parent / "socket_guard"
 CORPUS = ROOT.parent / "shared" / "corpora" / "unstructured-example-docs"
-# Variables a test run sets that the product must not rely on: it has to go offline itself.
-_OUR_SWITCHES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SCARF_NO_ANALYTICS", "DO_NOT_TRACK")
 # A failure with one of these reasons is a defect, not a bad file.
 _DEFECTS = ("the parser crashed", "exited with status", "unexpected parser error", "took longer")
 
@@ -37,13 +35,8 @@ def test_parsing_every_format_in_process_opens_no_socket(every_format: Path) -> 
 
 def rag_ingest(folder: Path, home: Path, log: Path, *extra: str) -> dict[str, Any]:
     """`rag ingest --json` in a child process whose every process refuses the network."""
-    env = {k: v for k, v in os.environ.items() if k not in _OUR_SWITCHES}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(GUARD), str(ROOT)]),
-        RAG_TEST_SOCKET_LOG=str(log),
-        RAG_HOME=str(home),
-        RAG_SENTENCE_VECTORS="false",
-    )
+    env = offline_child_env(log, ROOT)
+    env.update(RAG_HOME=str(home), RAG_SENTENCE_VECTORS="false")
     done = subprocess.run(
         [str(Path(sys.executable).parent / "rag"), "ingest", str(folder), *extra, "--json"],
         check=False,
